@@ -1,0 +1,1 @@
+"""Course package: multi-head attention built step by step."""
