@@ -1,0 +1,38 @@
+# Two commands for a fresh clone (see README.md):
+#   make book   set up .venv and build the HTML book into _build/html
+#   make test   set up .venv and run every test (unit tests, notebooks, book build)
+# Both create the virtual environment on first use and reuse it afterwards.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+NOTEBOOKS := $(wildcard chapters/*.ipynb exercises/*.ipynb solutions/*.ipynb)
+
+.PHONY: setup book test lint strip exercises clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), \
+	    f"Python 3.10 or newer is needed, found {sys.version.split()[0]}"'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+book: $(STAMP)
+	$(PY) scripts/build_book.py
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+# Remove outputs, execution counts and widget state from every notebook.
+strip: $(STAMP)
+	$(VENV)/bin/nbstripout $(NOTEBOOKS)
+
+clean:
+	rm -rf _build .pytest_cache .hypothesis .ruff_cache test-artifacts

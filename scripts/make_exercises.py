@@ -1,0 +1,143 @@
+"""Generate exercise notebooks from solution notebooks: one source of truth.
+
+A solution notebook `solutions/NAME.ipynb` marks what the learner must write:
+
+* In code cells, the lines between `### BEGIN SOLUTION` and `### END SOLUTION` become
+  `raise NotImplementedError("...")` at the same indentation. To leave something else
+  instead, put it on the marker line: `### BEGIN SOLUTION (stub: prediction = None)`.
+* A line `assert checks.NAME(...)` becomes `checks.NAME(...)`: in the solution the
+  checker must pass (nbval proves it); in the exercise it reports without raising.
+* Cells tagged `solution` (model answers to open questions) become a markdown cell
+  inviting the learner's own answer.
+* The first cell, tagged `header`, has a title `# Solutions: TITLE` and a link
+  `[Back to the exercises](../exercises/NAME.ipynb)`; the exercise gets
+  `# Exercises: TITLE` and `[Worked solutions](../solutions/NAME.ipynb)`.
+
+Usage:
+    python scripts/make_exercises.py           # write exercises/ from solutions/
+    python scripts/make_exercises.py --check   # exit 1 if exercises/ is out of date
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = ROOT / "solutions"
+EXERCISES = ROOT / "exercises"
+
+BEGIN = re.compile(r"^(?P<indent>\s*)### BEGIN SOLUTION(?:\s*\(stub:\s*(?P<stub>.*)\))?\s*$")
+END = re.compile(r"^\s*### END SOLUTION\s*$")
+ASSERT_CHECK = re.compile(r"^(?P<indent>\s*)assert (?P<call>checks\.\w+\(.*\))\s*$")
+DEFAULT_STUB = 'raise NotImplementedError("Write your code here, then run the check.")'
+ANSWER_PROMPT = "**Your answer:** *double-click here and write what you found.*"
+
+
+class MarkerError(ValueError):
+    """A solution notebook's markers are malformed."""
+
+
+def strip_solution(source: str, where: str) -> str:
+    """Cut the marked answer regions out of one code cell's source."""
+    out: list[str] = []
+    inside = False
+    for number, line in enumerate(source.splitlines(), start=1):
+        begin, end = BEGIN.match(line), END.match(line)
+        if begin:
+            if inside:
+                raise MarkerError(f"{where}, line {number}: BEGIN SOLUTION inside another")
+            inside = True
+            out.append(begin["indent"] + (begin["stub"] or DEFAULT_STUB))
+        elif end:
+            if not inside:
+                raise MarkerError(f"{where}, line {number}: END SOLUTION without BEGIN")
+            inside = False
+        elif not inside:
+            check = ASSERT_CHECK.match(line)
+            out.append(check["indent"] + check["call"] if check else line)
+    if inside:
+        raise MarkerError(f"{where}: BEGIN SOLUTION is never closed by END SOLUTION")
+    return "\n".join(out)
+
+
+def header_for_exercise(source: str, name: str, where: str) -> str:
+    back = f"[Back to the exercises](../exercises/{name}.ipynb)"
+    lines = source.splitlines()
+    if not lines or not lines[0].startswith("# Solutions: "):
+        raise MarkerError(f"{where}: the header cell must start with '# Solutions: TITLE'")
+    if back not in source:
+        raise MarkerError(f"{where}: the header cell must contain the link {back}")
+    lines[0] = lines[0].replace("# Solutions: ", "# Exercises: ", 1)
+    text = "\n".join(lines)
+    return text.replace(back, f"[Worked solutions](../solutions/{name}.ipynb)")
+
+
+def exercise_from_solution(solution: dict, name: str) -> dict:
+    """The exercise notebook (a new dict) generated from a solution notebook."""
+    nb = copy.deepcopy(solution)
+    cells = nb["cells"]
+    if not cells or "header" not in cells[0].get("metadata", {}).get("tags", []):
+        raise MarkerError(f"solutions/{name}.ipynb: the first cell must be tagged 'header'")
+    for i, cell in enumerate(cells):
+        where = f"solutions/{name}.ipynb, cell {i}"
+        source = "".join(cell["source"])
+        tags = cell.get("metadata", {}).get("tags", [])
+        if i == 0:
+            cell["source"] = header_for_exercise(source, name, where)
+        elif "solution" in tags:
+            answer = nbformat.v4.new_markdown_cell(ANSWER_PROMPT)
+            answer["id"] = cell.get("id", answer["id"])
+            cells[i] = answer
+        elif cell["cell_type"] == "code":
+            cell["source"] = strip_solution(source, where)
+    return nb
+
+
+def render(nb: dict) -> str:
+    """Canonical text of a notebook, as nbformat (and so nbstripout) writes it."""
+    return nbformat.writes(nbformat.from_dict(nb)) + "\n"
+
+
+def expected_exercises() -> dict[Path, str]:
+    """Map each exercise path to the text it must have."""
+    result = {}
+    for path in sorted(SOLUTIONS.glob("*.ipynb")):
+        solution = nbformat.read(path, as_version=4)
+        exercise = exercise_from_solution(solution, path.stem)
+        result[EXERCISES / path.name] = render(exercise)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="verify only; write nothing")
+    args = parser.parse_args(argv)
+    expected = expected_exercises()
+    stale = [p for p, text in expected.items()
+             if not p.exists() or p.read_text(encoding="utf-8") != text]
+    orphans = [p for p in EXERCISES.glob("*.ipynb") if p not in expected]
+    if args.check:
+        for p in stale:
+            print(f"{p.relative_to(ROOT)} is out of date with its solution")
+        for p in orphans:
+            print(f"{p.relative_to(ROOT)} has no solution notebook in solutions/")
+        if stale or orphans:
+            print("Fix: run `.venv/bin/python scripts/make_exercises.py` and commit.")
+            return 1
+        return 0
+    for p in stale:
+        p.write_text(expected[p], encoding="utf-8")
+        print(f"wrote {p.relative_to(ROOT)}")
+    for p in orphans:
+        print(f"warning: {p.relative_to(ROOT)} has no solution notebook", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
