@@ -32,7 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
 EXERCISES = ROOT / "exercises"
 
-BEGIN = re.compile(r"^(?P<indent>\s*)### BEGIN SOLUTION(?:\s*\(stub:\s*(?P<stub>.*)\))?\s*$")
+BEGIN = re.compile(
+    r"^(?P<indent>\s*)### BEGIN SOLUTION(?:\s*\(stub:\s*(?P<stub>.*)\))?\s*$"
+)
 END = re.compile(r"^\s*### END SOLUTION\s*$")
 ASSERT_CHECK = re.compile(r"^(?P<indent>\s*)assert (?P<call>checks\.\w+\(.*\))\s*$")
 DEFAULT_STUB = 'raise NotImplementedError("Write your code here, then run the check.")'
@@ -51,7 +53,9 @@ def strip_solution(source: str, where: str) -> str:
         begin, end = BEGIN.match(line), END.match(line)
         if begin:
             if inside:
-                raise MarkerError(f"{where}, line {number}: BEGIN SOLUTION inside another")
+                raise MarkerError(
+                    f"{where}, line {number}: BEGIN SOLUTION inside another"
+                )
             inside = True
             out.append(begin["indent"] + (begin["stub"] or DEFAULT_STUB))
         elif end:
@@ -70,7 +74,9 @@ def header_for_exercise(source: str, name: str, where: str) -> str:
     back = f"[Back to the exercises](../exercises/{name}.ipynb)"
     lines = source.splitlines()
     if not lines or not lines[0].startswith("# Solutions: "):
-        raise MarkerError(f"{where}: the header cell must start with '# Solutions: TITLE'")
+        raise MarkerError(
+            f"{where}: the header cell must start with '# Solutions: TITLE'"
+        )
     if back not in source:
         raise MarkerError(f"{where}: the header cell must contain the link {back}")
     lines[0] = lines[0].replace("# Solutions: ", "# Exercises: ", 1)
@@ -83,7 +89,9 @@ def exercise_from_solution(solution: dict, name: str) -> dict:
     nb = copy.deepcopy(solution)
     cells = nb["cells"]
     if not cells or "header" not in cells[0].get("metadata", {}).get("tags", []):
-        raise MarkerError(f"solutions/{name}.ipynb: the first cell must be tagged 'header'")
+        raise MarkerError(
+            f"solutions/{name}.ipynb: the first cell must be tagged 'header'"
+        )
     for i, cell in enumerate(cells):
         where = f"solutions/{name}.ipynb, cell {i}"
         source = "".join(cell["source"])
@@ -116,11 +124,16 @@ def expected_exercises() -> dict[Path, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="verify only; write nothing")
+    parser.add_argument(
+        "--check", action="store_true", help="verify only; write nothing"
+    )
     args = parser.parse_args(argv)
     expected = expected_exercises()
-    stale = [p for p, text in expected.items()
-             if not p.exists() or p.read_text(encoding="utf-8") != text]
+    stale = [
+        p
+        for p, text in expected.items()
+        if not p.exists() or p.read_text(encoding="utf-8") != text
+    ]
     orphans = [p for p in EXERCISES.glob("*.ipynb") if p not in expected]
     if args.check:
         for p in stale:
@@ -135,7 +148,9 @@ def main(argv: list[str] | None = None) -> int:
         p.write_text(expected[p], encoding="utf-8")
         print(f"wrote {p.relative_to(ROOT)}")
     for p in orphans:
-        print(f"warning: {p.relative_to(ROOT)} has no solution notebook", file=sys.stderr)
+        print(
+            f"warning: {p.relative_to(ROOT)} has no solution notebook", file=sys.stderr
+        )
     return 0
 
 

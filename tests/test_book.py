@@ -1,4 +1,4 @@
-"""Build the book exactly as `make book` does and check every page of _toc.yml is there."""
+"""Build the book as `make book` does; check that every page of _toc.yml is there."""
 
 from __future__ import annotations
 
@@ -44,11 +44,17 @@ def test_every_toc_page_is_in_the_html(build):
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
     pages = toc_files(toc)
     assert len(pages) >= 8, f"_toc.yml names only {pages}"
-    missing = [p for p in pages if not (HTML / f"{Path(p).with_suffix('')}.html").exists()]
-    assert not missing, f"pages in _toc.yml with no HTML page after the build: {missing}"
+    missing = [
+        p for p in pages if not (HTML / f"{Path(p).with_suffix('')}.html").exists()
+    ]
+    assert not missing, (
+        f"pages in _toc.yml with no HTML page after the build: {missing}"
+    )
 
 
 def test_toc_files_walks_parts_and_sections():
-    toc = {"root": "intro", "parts": [{"chapters": [
-        {"file": "a", "sections": [{"file": "b"}]}]}]}
+    toc = {
+        "root": "intro",
+        "parts": [{"chapters": [{"file": "a", "sections": [{"file": "b"}]}]}],
+    }
     assert toc_files(toc) == ["intro", "a", "b"]

@@ -12,6 +12,9 @@ from conftest import ROOT
 def test_ruff_is_clean():
     ruff = Path(sys.executable).with_name("ruff")
     result = subprocess.run(
-        [str(ruff), "check", "--no-cache", "."], cwd=ROOT, text=True, capture_output=True
+        [str(ruff), "check", "--no-cache", "."],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr

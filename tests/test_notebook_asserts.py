@@ -23,7 +23,9 @@ def assertion_cells(sources: list[str]) -> int:
     count = 0
     for src in sources:
         # IPython magics are not Python: drop them before parsing.
-        lines = [ln for ln in src.splitlines() if not ln.lstrip().startswith(("%", "!"))]
+        lines = [
+            ln for ln in src.splitlines() if not ln.lstrip().startswith(("%", "!"))
+        ]
         tree = ast.parse("\n".join(lines))
         for node in ast.walk(tree):
             if isinstance(node, ast.Assert):
@@ -31,7 +33,9 @@ def assertion_cells(sources: list[str]) -> int:
                 break
             if isinstance(node, ast.Call):
                 fn = node.func
-                name = fn.attr if isinstance(fn, ast.Attribute) else getattr(fn, "id", "")
+                name = (
+                    fn.attr if isinstance(fn, ast.Attribute) else getattr(fn, "id", "")
+                )
                 if name in ASSERT_CALLS:
                     count += 1
                     break
@@ -51,5 +55,7 @@ def test_notebook_has_assertion_cells(path: Path):
 
 def test_counter_finds_asserts_and_ignores_prints():
     assert assertion_cells(["x = 1\nprint(x)"]) == 0
-    assert assertion_cells(["assert 1 + 1 == 2", "torch.testing.assert_close(a, b)"]) == 2
+    assert (
+        assertion_cells(["assert 1 + 1 == 2", "torch.testing.assert_close(a, b)"]) == 2
+    )
     assert assertion_cells(["%matplotlib inline\nassert True"]) == 1

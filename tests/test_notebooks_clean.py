@@ -42,9 +42,20 @@ def test_dirt_detects_outputs_counts_and_widget_state(tmp_path: Path):
     """The check above must be able to fail."""
     nb = {
         "cells": [
-            {"cell_type": "code", "execution_count": 3, "metadata": {}, "source": "1",
-             "outputs": [{"output_type": "execute_result", "data": {}, "metadata": {},
-                          "execution_count": 3}]},
+            {
+                "cell_type": "code",
+                "execution_count": 3,
+                "metadata": {},
+                "source": "1",
+                "outputs": [
+                    {
+                        "output_type": "execute_result",
+                        "data": {},
+                        "metadata": {},
+                        "execution_count": 3,
+                    }
+                ],
+            },
         ],
         "metadata": {"widgets": {"application/vnd.jupyter.widget-state+json": {}}},
         "nbformat": 4,

@@ -1,0 +1,367 @@
+"""Checkers for the exercises: `checks.<name>(your_function)`.
+
+Each checker runs your function on ordinary and edge cases (length 1, one head,
+masks, queries and keys of different lengths), compares it with the `mha` reference,
+and prints a short report: a pass, or the first failing case with expected versus
+received and a hint that names the likely mistake. It returns True or False and never
+raises because your answer is wrong; an untouched stub is reported as not attempted.
+
+    >>> from mha import checks
+    >>> checks.split_heads(split_heads)          # doctest: +SKIP
+    split_heads: all 4 cases pass. Well done!
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from . import attention as _attention
+from . import heads as _heads
+from . import masks as _masks
+from ._checking import Case, describe, run_checks
+
+__all__ = [
+    "attention_scores",
+    "causal_mask",
+    "masked_softmax",
+    "merge_heads",
+    "multi_head_attention",
+    "padding_mask",
+    "predict",
+    "scaled_dot_product_attention",
+    "split_heads",
+]
+
+SPLIT_NO_TRANSPOSE = (
+    "you reshaped straight to (B, h, T, d_k), which mixes tokens across heads: "
+    "reshape to (B, T, h, d_k) first, then .transpose(1, 2)."
+)
+SPLIT_SWAPPED = (
+    "you split E as (d_k, h) instead of (h, d_k): head i must own the contiguous "
+    "features i*d_k to (i+1)*d_k - 1, so reshape to (B, T, h, d_k)."
+)
+NO_SCALE = "the scores are too large by sqrt(d_k): divide q @ k^T by math.sqrt(d_k)."
+SCALE_BY_DK = "you divided by d_k; the scale is 1 / sqrt(d_k)."
+SOFTMAX_DIM = (
+    "the softmax ran over the wrong dimension: each query's row (the last "
+    "dimension, the keys) must sum to 1, so use dim=-1."
+)
+MASK_POLARITY = (
+    "your mask polarity is inverted: in mha and nn.MultiheadAttention, True means "
+    "NOT allowed to attend (F.scaled_dot_product_attention uses the opposite)."
+)
+
+CAUSAL_DIAGONAL = (
+    "off by one: the diagonal is masked, but a position may attend to itself; "
+    "use .triu(1) (diagonal=1)."
+)
+CAUSAL_LEAK = (
+    "off by one: each query still sees the next position; mask every key j > i, "
+    "that is .triu(1)."
+)
+NOT_BOOL = "return a boolean tensor (dtype torch.bool), not numbers."
+PAD_OFF_BY_ONE = "off by one: position lengths[b] is already padding; use >= not >."
+FLOAT_MASK = "a float mask is added to the scores, not used as a boolean."
+MASK_IGNORED = (
+    "the mask was ignored: fill the masked scores with -inf before the softmax."
+)
+
+
+def _rand(*shape: int, seed: int) -> Tensor:
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+def _takes(fn: Callable[..., Any], n: int) -> bool:
+    """Whether ``fn`` can be called with ``n`` positional arguments."""
+    try:
+        inspect.signature(fn).bind(*range(n))
+    except TypeError:
+        return False
+    except ValueError:  # no signature (a builtin): assume it can
+        return True
+    return True
+
+
+def split_heads(fn: Callable[[Tensor, int], Tensor]) -> bool:
+    """Check ``fn(x, num_heads)``: ``(B, T, E) -> (B, h, T, d_k)``."""
+    cases = []
+    for label, (B, T, E), h in [
+        ("ordinary: x (2, 5, 12), num_heads=3", (2, 5, 12), 3),
+        ("one head: x (1, 4, 6), num_heads=1", (1, 4, 6), 1),
+        ("length 1: x (2, 1, 8), num_heads=4", (2, 1, 8), 4),
+        ("head_dim 1: x (1, 3, 4), num_heads=4", (1, 3, 4), 4),
+    ]:
+        x = _rand(B, T, E, seed=E + T)
+        d = E // h
+        cases.append(
+            Case(
+                label,
+                (x, h),
+                _heads.split_heads(x, h),
+                mistakes={
+                    SPLIT_NO_TRANSPOSE: x.reshape(B, h, T, d),
+                    SPLIT_SWAPPED: x.reshape(B, T, d, h).permute(0, 3, 1, 2),
+                    "you forgot the transpose: the result should be (B, h, T, d_k), "
+                    "heads before time.": x.reshape(B, T, h, d),
+                },
+                hint="reshape (B, T, E) -> (B, T, h, d_k), then transpose(1, 2).",
+            )
+        )
+    return run_checks("split_heads", fn, cases)
+
+
+def merge_heads(fn: Callable[[Tensor], Tensor]) -> bool:
+    """Check ``fn(x)``: ``(B, h, T, d_k) -> (B, T, E)``, the inverse of split_heads."""
+    cases = []
+    for label, (B, h, T, d) in [
+        ("ordinary: x (2, 3, 5, 4)", (2, 3, 5, 4)),
+        ("one head: x (1, 1, 4, 6)", (1, 1, 4, 6)),
+        ("length 1: x (2, 4, 1, 2)", (2, 4, 1, 2)),
+        ("head_dim 1: x (1, 4, 3, 1)", (1, 4, 3, 1)),
+    ]:
+        x = _rand(B, h, T, d, seed=h * 10 + T)
+        cases.append(
+            Case(
+                label,
+                (x,),
+                _heads.merge_heads(x),
+                mistakes={
+                    "you reshaped without moving the heads back: .transpose(1, 2) to "
+                    "(B, T, h, d_k) first, then reshape to (B, T, E).": x.reshape(
+                        B, T, h * d
+                    ),
+                },
+                hint="transpose (B, h, T, d_k) -> (B, T, h, d_k), "
+                "then reshape to (B, T, E).",
+            )
+        )
+    return run_checks("merge_heads", fn, cases)
+
+
+def attention_scores(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
+    """Check ``fn(q, k)``: ``(..., T, d_k), (..., S, d_k) -> (..., T, S)``, scaled."""
+    cases = []
+    for label, q_shape, k_shape in [
+        ("ordinary: q (2, 3, 4, 8), k (2, 3, 4, 8)", (2, 3, 4, 8), (2, 3, 4, 8)),
+        ("cross-attention: q (2, 3, 4, 8), k (2, 3, 6, 8)", (2, 3, 4, 8), (2, 3, 6, 8)),
+        ("no batch dims: q (5, 16), k (7, 16)", (5, 16), (7, 16)),
+        ("length 1: q (1, 1, 1, 4), k (1, 1, 1, 4)", (1, 1, 1, 4), (1, 1, 1, 4)),
+    ]:
+        q, k = _rand(*q_shape, seed=1), _rand(*k_shape, seed=2)
+        raw = q @ k.transpose(-2, -1)
+        d = q.shape[-1]
+        cases.append(
+            Case(
+                label,
+                (q, k),
+                _attention.attention_scores(q, k),
+                mistakes={
+                    NO_SCALE: raw,
+                    SCALE_BY_DK: raw / d,
+                    "rows and columns are swapped: scores are (..., T, S), one row per "
+                    "query; compute q @ k.transpose(-2, -1).": raw.transpose(-2, -1)
+                    / math.sqrt(d),
+                },
+                hint="q @ k.transpose(-2, -1) / math.sqrt(d_k), "
+                "with d_k = q.shape[-1].",
+            )
+        )
+    return run_checks("attention_scores", fn, cases)
+
+
+def causal_mask(fn: Callable[..., Tensor]) -> bool:
+    """Check ``fn(T)`` (and ``fn(T, S)`` if it takes S): bool (T, S), True = future."""
+    shapes = [("ordinary: T=5", (5,)), ("length 1: T=1", (1,)), ("T=2", (2,))]
+    if _takes(fn, 2):
+        shapes.append(("cross lengths: T=3, S=5", (3, 5)))
+    cases = []
+    for label, args in shapes:
+        T, S = args[0], args[-1]
+        ones = torch.ones(T, S, dtype=torch.bool)
+        cases.append(
+            Case(
+                label,
+                args,
+                _masks.causal_mask(*args),
+                mistakes={
+                    MASK_POLARITY: ~ones.triu(1),
+                    CAUSAL_DIAGONAL: ones.triu(0),
+                    CAUSAL_LEAK: ones.triu(2),
+                    NOT_BOOL: ones.triu(1).float(),
+                },
+                hint="True above the diagonal: "
+                "torch.ones(T, S, dtype=torch.bool).triu(1).",
+            )
+        )
+    return run_checks("causal_mask", fn, cases)
+
+
+def padding_mask(fn: Callable[[Tensor, int], Tensor]) -> bool:
+    """Check ``fn(lengths, S)``: bool (B, S), True at padding positions."""
+    cases = []
+    for label, lengths, S in [
+        ("ordinary: lengths [3, 5, 1], S=5", [3, 5, 1], 5),
+        ("length 1: lengths [1], S=1", [1], 1),
+        ("no padding: lengths [4, 4], S=4", [4, 4], 4),
+        ("empty sequence: lengths [2, 0], S=3", [2, 0], 3),
+    ]:
+        lens = torch.tensor(lengths)
+        pos = torch.arange(S)
+        cases.append(
+            Case(
+                label,
+                (lens, S),
+                _masks.padding_mask(lens, S),
+                mistakes={
+                    MASK_POLARITY: pos[None, :] < lens[:, None],
+                    PAD_OFF_BY_ONE: pos[None, :] > lens[:, None],
+                },
+                hint="compare positions with lengths: "
+                "torch.arange(S)[None, :] >= lengths[:, None].",
+            )
+        )
+    return run_checks("padding_mask", fn, cases)
+
+
+def masked_softmax(fn: Callable[..., Tensor]) -> bool:
+    """Check ``fn(scores, mask=None)``: softmax over the last dim, masks respected."""
+    scores = _rand(2, 3, 4, 4, seed=3)
+    causal = _masks.causal_mask(4)
+    pad = _masks.padding_mask(torch.tensor([4, 2]), 4)[:, None, None, :]  # (B,1,1,S)
+    additive = torch.zeros(4, 4).masked_fill(causal, float("-inf"))
+    full = torch.zeros(4, 4, dtype=torch.bool)
+    full[1] = True  # query 1 may attend to nothing
+    cases = [
+        Case(
+            "no mask: scores (2, 3, 4, 4)",
+            (scores, None),
+            _masks.masked_softmax(scores),
+            mistakes={SOFTMAX_DIM: torch.softmax(scores, dim=-2)},
+            hint="torch.softmax(scores, dim=-1), or exp and divide by the row sum.",
+        ),
+        Case(
+            "causal boolean mask (4, 4)",
+            (scores, causal),
+            _masks.masked_softmax(scores, causal),
+            mistakes={
+                MASK_POLARITY: torch.softmax(
+                    scores.masked_fill(~causal, -math.inf), -1
+                ),
+                MASK_IGNORED: torch.softmax(scores, -1),
+                SOFTMAX_DIM: torch.softmax(scores.masked_fill(causal, -math.inf), -2),
+            },
+            hint="scores.masked_fill(mask, float('-inf')), then the softmax.",
+        ),
+        Case(
+            "padding mask broadcast from (2, 1, 1, 4)",
+            (scores, pad),
+            _masks.masked_softmax(scores, pad),
+            hint="a (B, 1, 1, S) mask broadcasts over heads and queries; "
+            "masked_fill handles that.",
+        ),
+        Case(
+            "additive float mask (0 or -inf)",
+            (scores, additive),
+            _masks.masked_softmax(scores, additive),
+            mistakes={
+                FLOAT_MASK: torch.softmax(
+                    scores.masked_fill(additive.bool(), -math.inf), -1
+                )
+            },
+            hint="if mask.dtype == torch.bool use masked_fill, else scores + mask.",
+        ),
+        Case(
+            "a query whose keys are all masked",
+            (scores, full),
+            _masks.masked_softmax(scores, full),
+            hint="a fully masked row gives 0/0 = NaN; return zeros there instead, "
+            "e.g. torch.nan_to_num or a where() on rows with any allowed key.",
+        ),
+    ]
+    return run_checks("masked_softmax", fn, cases)
+
+
+def scaled_dot_product_attention(fn: Callable[..., tuple[Tensor, Tensor]]) -> bool:
+    """Check ``fn(q, k, v)`` -> ``(output, weights)``; masks too if it takes one."""
+    cases = []
+    for label, (T, S), lead in [
+        ("one sequence: q (4, 8), k and v (4, 8)", (4, 4), ()),
+        ("batched heads: q (2, 3, 5, 8)", (5, 5), (2, 3)),
+        ("cross-attention: q (2, 3, 8), k and v (2, 6, 8)", (3, 6), (2,)),
+        ("length 1: q (1, 1, 8)", (1, 1), (1,)),
+    ]:
+        q = _rand(*lead, T, 8, seed=T)
+        k, v = _rand(*lead, S, 8, seed=S + 10), _rand(*lead, S, 8, seed=S + 20)
+        raw = q @ k.transpose(-2, -1)
+        expected = _attention.scaled_dot_product_attention(q, k, v)
+        no_scale = torch.softmax(raw, -1)
+        wrong_dim = torch.softmax(raw / math.sqrt(8), -2)
+        cases.append(
+            Case(
+                label,
+                (q, k, v),
+                expected,
+                mistakes={
+                    NO_SCALE: (no_scale @ v, no_scale),
+                    SOFTMAX_DIM: (wrong_dim @ v, wrong_dim),
+                },
+                hint="weights = softmax(q @ k^T / sqrt(d_k), dim=-1); "
+                "output = weights @ v; "
+                "return (output, weights).",
+            )
+        )
+    if _takes(fn, 4):
+        q, k, v = (_rand(2, 5, 8, seed=s) for s in (31, 32, 33))
+        causal = _masks.causal_mask(5)
+        inverted = torch.softmax(
+            (q @ k.transpose(-2, -1) / math.sqrt(8)).masked_fill(~causal, -math.inf), -1
+        )
+        cases.append(
+            Case(
+                "causal boolean mask (5, 5), True = not allowed",
+                (q, k, v, causal),
+                _attention.scaled_dot_product_attention(q, k, v, causal),
+                mistakes={MASK_POLARITY: (inverted @ v, inverted)},
+                hint="fill the masked scores with -inf before the softmax.",
+            )
+        )
+    return run_checks("scaled_dot_product_attention", fn, cases)
+
+
+def multi_head_attention(fn: Callable[..., tuple[Tensor, Any]]) -> bool:
+    """Check the whole forward pass against ``mha.multi_head_attention``."""
+    from ._mha_cases import multi_head_attention_cases
+
+    return run_checks("multi_head_attention", fn, multi_head_attention_cases())
+
+
+def predict(prediction: Any, actual: Any, what: str = "your prediction") -> bool:
+    """Compare a value you predicted before running the code with the real one."""
+    if prediction is None or prediction is Ellipsis:
+        print(
+            f"{what}: not attempted yet. Replace None with your prediction, "
+            "then run the cell again."
+        )
+        return False
+    if isinstance(actual, torch.Size):
+        actual = tuple(actual)
+    if isinstance(prediction, torch.Size):
+        prediction = tuple(prediction)
+    if isinstance(actual, float) and isinstance(prediction, int | float):
+        right = math.isclose(prediction, actual, rel_tol=1e-2, abs_tol=1e-3)
+    else:
+        right = prediction == actual
+    if right:
+        print(f"{what}: {prediction!r} is right.")
+    else:
+        print(
+            f"{what}: you predicted {describe(prediction)}, the answer is "
+            f"{describe(actual)}. Work out where your reasoning and the code part ways."
+        )
+    return right

@@ -1,0 +1,210 @@
+"""The exercise checkers can fail: realistic wrong answers are rejected with the
+matching hint, the reference is accepted, and an untouched stub is 'not attempted'."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import mha
+from mha import checks
+
+
+def stub(*args, **kwargs):
+    raise NotImplementedError("Write your code here, then run the check.")
+
+
+def verdict(capsys, checker, fn) -> tuple[bool, str]:
+    ok = checker(fn)
+    return ok, capsys.readouterr().out
+
+
+# --- realistic wrong answers, one function per mistake ---------------------------
+
+
+def split_no_transpose(x, h):
+    B, T, E = x.shape
+    return x.reshape(B, h, T, E // h)
+
+
+def split_swapped(x, h):
+    B, T, E = x.shape
+    return x.reshape(B, T, E // h, h).permute(0, 3, 1, 2)
+
+
+def merge_no_transpose(x):
+    B, h, T, d = x.shape
+    return x.reshape(B, T, h * d)
+
+
+def merge_wrong_order(x):
+    B, h, T, d = x.shape
+    return x.permute(0, 2, 3, 1).reshape(B, T, h * d)
+
+
+def scores_no_scale(q, k):
+    return q @ k.transpose(-2, -1)
+
+
+def scores_by_dk(q, k):
+    return q @ k.transpose(-2, -1) / q.shape[-1]
+
+
+def causal_inverted(T, S=None):
+    return torch.ones(T, T if S is None else S, dtype=torch.bool).tril()
+
+
+def causal_diagonal(T, S=None):
+    return torch.ones(T, T if S is None else S, dtype=torch.bool).triu(0)
+
+
+def causal_float(T, S=None):
+    return torch.ones(T, T if S is None else S).triu(1)
+
+
+def padding_inverted(lengths, S):
+    return torch.arange(S)[None, :] < torch.as_tensor(lengths)[:, None]
+
+
+def padding_off_by_one(lengths, S):
+    return torch.arange(S)[None, :] > torch.as_tensor(lengths)[:, None]
+
+
+def softmax_wrong_dim(scores, mask=None):
+    if mask is not None:
+        scores = scores.masked_fill(mask, -math.inf)
+    return torch.softmax(scores, dim=-2)
+
+
+def softmax_inverted(scores, mask=None):
+    if mask is not None:
+        scores = scores.masked_fill(~mask.bool(), -math.inf)
+    return torch.softmax(scores, dim=-1)
+
+
+def softmax_nan_rows(scores, mask=None):
+    """Right everywhere except fully masked rows, where it gives NaN."""
+    if mask is not None and mask.dtype == torch.bool:
+        scores = scores.masked_fill(mask, -math.inf)
+    elif mask is not None:
+        scores = scores + mask
+    return torch.softmax(scores, dim=-1)
+
+
+def sdpa_no_scale(q, k, v, mask=None):
+    w = torch.softmax(q @ k.transpose(-2, -1), dim=-1)
+    return w @ v, w
+
+
+def sdpa_wrong_dim(q, k, v, mask=None):
+    w = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-2)
+    return w @ v, w
+
+
+def sdpa_inverted_mask(q, k, v, mask=None):
+    s = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        s = s.masked_fill(~mask, -math.inf)
+    w = torch.softmax(s, dim=-1)
+    return w @ v, w
+
+
+def sdpa_crashes(q, k, v, mask=None):
+    return q @ k  # forgot the transpose: a shape error inside the learner's code
+
+
+CASES = [
+    (checks.split_heads, mha.split_heads, split_no_transpose, "transpose(1, 2)"),
+    (checks.split_heads, mha.split_heads, split_swapped, "(d_k, h) instead of (h, d_k)"),
+    (checks.merge_heads, mha.merge_heads, merge_no_transpose, "moving the heads back"),
+    (checks.merge_heads, mha.merge_heads, merge_wrong_order, "then reshape"),
+    (checks.attention_scores, mha.attention_scores, scores_no_scale, "sqrt(d_k)"),
+    (checks.attention_scores, mha.attention_scores, scores_by_dk, "divided by d_k"),
+    (checks.causal_mask, mha.causal_mask, causal_inverted, "polarity is inverted"),
+    (checks.causal_mask, mha.causal_mask, causal_diagonal, "attend to itself"),
+    (checks.causal_mask, mha.causal_mask, causal_float, "boolean tensor"),
+    (checks.padding_mask, mha.padding_mask, padding_inverted, "polarity is inverted"),
+    (checks.padding_mask, mha.padding_mask, padding_off_by_one, "off by one"),
+    (checks.masked_softmax, mha.masked_softmax, softmax_wrong_dim, "wrong dimension"),
+    (checks.masked_softmax, mha.masked_softmax, softmax_inverted, "polarity"),
+    (checks.masked_softmax, mha.masked_softmax, softmax_nan_rows, "NaN"),
+    (
+        checks.scaled_dot_product_attention,
+        mha.scaled_dot_product_attention,
+        sdpa_no_scale,
+        "sqrt(d_k)",
+    ),
+    (
+        checks.scaled_dot_product_attention,
+        mha.scaled_dot_product_attention,
+        sdpa_wrong_dim,
+        "wrong dimension",
+    ),
+    (
+        checks.scaled_dot_product_attention,
+        mha.scaled_dot_product_attention,
+        sdpa_inverted_mask,
+        "polarity",
+    ),
+    (
+        checks.scaled_dot_product_attention,
+        mha.scaled_dot_product_attention,
+        sdpa_crashes,
+        "RuntimeError",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "checker, reference, wrong, hint", CASES, ids=lambda x: getattr(x, "__name__", "")
+)
+def test_wrong_answer_is_rejected_with_its_hint(capsys, checker, reference, wrong, hint):
+    ok, report = verdict(capsys, checker, wrong)
+    assert ok is False
+    assert "failed" in report or "raised" in report, report
+    assert hint in report, report
+
+
+CHECKERS = sorted({(c, r) for c, r, _, _ in CASES}, key=lambda p: p[0].__name__)
+
+
+@pytest.mark.parametrize("checker, reference", CHECKERS, ids=lambda x: x.__name__)
+def test_reference_is_accepted(capsys, checker, reference):
+    ok, report = verdict(capsys, checker, reference)
+    assert ok is True, report
+    assert "all" in report and "pass" in report
+
+
+@pytest.mark.parametrize("checker, reference", CHECKERS, ids=lambda x: x.__name__)
+def test_stub_is_not_attempted(capsys, checker, reference):
+    ok, report = verdict(capsys, checker, stub)
+    assert ok is False
+    assert "not attempted yet" in report
+
+
+def test_a_non_function_is_reported_not_raised(capsys):
+    ok, report = verdict(capsys, checks.split_heads, None)
+    assert ok is False and "expected your function" in report
+
+
+def test_report_shows_expected_and_received_shapes(capsys):
+    ok, report = verdict(capsys, checks.split_heads, lambda x, h: x)
+    assert ok is False
+    assert "expected shape (2, 3, 5, 4)" in report
+    assert "received shape (2, 5, 12)" in report
+
+
+def test_causal_mask_without_s_is_checked_on_square_masks_only(capsys):
+    ok, report = verdict(capsys, checks.causal_mask, lambda T: mha.causal_mask(T))
+    assert ok is True and "all 3 cases" in report
+
+
+def test_predict(capsys):
+    assert checks.predict((2, 4, 5, 8), torch.Size([2, 4, 5, 8])) is True
+    assert checks.predict((2, 5, 4, 8), torch.Size([2, 4, 5, 8])) is False
+    assert "the answer is" in capsys.readouterr().out
+    assert checks.predict(None, 3) is False
+    assert "not attempted yet" in capsys.readouterr().out
+    assert checks.predict(0.25, 0.2500001) is True
