@@ -34,5 +34,9 @@ lint: $(STAMP)
 strip: $(STAMP)
 	$(VENV)/bin/nbstripout $(NOTEBOOKS)
 
+# Regenerate exercises/ from the solution notebooks (the single source of truth).
+exercises: $(STAMP)
+	$(PY) scripts/make_exercises.py
+
 clean:
 	rm -rf _build .pytest_cache .hypothesis .ruff_cache test-artifacts
