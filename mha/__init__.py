@@ -1,1 +1,46 @@
-"""Course package: multi-head attention built step by step."""
+"""Course package: multi-head attention built step by step.
+
+Boolean masks everywhere in ``mha`` follow ``nn.MultiheadAttention``: True means the
+position is NOT allowed to be attended to. ``F.scaled_dot_product_attention`` uses the
+opposite convention (True = takes part).
+"""
+
+from .attention import attention_scores, scaled_dot_product_attention
+from .functional import fused_attention, multi_head_attention
+from .gqa import GroupedQueryAttention
+from .heads import merge_heads, split_heads
+from .layer import MultiHeadAttention
+from .masks import (
+    causal_mask,
+    combine_masks,
+    empty_rows,
+    masked_softmax,
+    merge_masks,
+    padding_mask,
+    to_additive,
+)
+from .seed import SeedMultiHeadAttention, seed_mask_to_standard, seed_to_standard
+from .utils import get_device, seed_everything
+
+__all__ = [
+    "GroupedQueryAttention",
+    "MultiHeadAttention",
+    "SeedMultiHeadAttention",
+    "attention_scores",
+    "causal_mask",
+    "combine_masks",
+    "empty_rows",
+    "fused_attention",
+    "get_device",
+    "masked_softmax",
+    "merge_heads",
+    "merge_masks",
+    "multi_head_attention",
+    "padding_mask",
+    "scaled_dot_product_attention",
+    "seed_everything",
+    "seed_mask_to_standard",
+    "seed_to_standard",
+    "split_heads",
+    "to_additive",
+]
