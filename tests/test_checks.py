@@ -117,7 +117,12 @@ def sdpa_crashes(q, k, v, mask=None):
 
 CASES = [
     (checks.split_heads, mha.split_heads, split_no_transpose, "transpose(1, 2)"),
-    (checks.split_heads, mha.split_heads, split_swapped, "(d_k, h) instead of (h, d_k)"),
+    (
+        checks.split_heads,
+        mha.split_heads,
+        split_swapped,
+        "(d_k, h) instead of (h, d_k)",
+    ),
     (checks.merge_heads, mha.merge_heads, merge_no_transpose, "moving the heads back"),
     (checks.merge_heads, mha.merge_heads, merge_wrong_order, "then reshape"),
     (checks.attention_scores, mha.attention_scores, scores_no_scale, "sqrt(d_k)"),
@@ -160,7 +165,9 @@ CASES = [
 @pytest.mark.parametrize(
     "checker, reference, wrong, hint", CASES, ids=lambda x: getattr(x, "__name__", "")
 )
-def test_wrong_answer_is_rejected_with_its_hint(capsys, checker, reference, wrong, hint):
+def test_wrong_answer_is_rejected_with_its_hint(
+    capsys, checker, reference, wrong, hint
+):
     ok, report = verdict(capsys, checker, wrong)
     assert ok is False
     assert "failed" in report or "raised" in report, report
@@ -208,3 +215,75 @@ def test_predict(capsys):
     assert checks.predict(None, 3) is False
     assert "not attempted yet" in capsys.readouterr().out
     assert checks.predict(0.25, 0.2500001) is True
+
+
+# --- the whole forward pass --------------------------------------------------------
+
+
+def mha_reference(query, key, value, num_heads, attn_mask=None, **w):
+    return mha.multi_head_attention(
+        query,
+        key,
+        value,
+        num_heads=num_heads,
+        attn_mask=attn_mask,
+        average_attn_weights=False,
+        **w,
+    )
+
+
+def mha_blog_scale(query, key, value, num_heads, w_q, b_q, **w):
+    """Scores divided by sqrt(E), like the blog post: queries shrink by sqrt(h)."""
+    shrink = math.sqrt(num_heads)
+    return mha_reference(
+        query, key, value, num_heads, w_q=w_q / shrink, b_q=b_q / shrink, **w
+    )
+
+
+def mha_no_transpose(
+    query, key, value, num_heads, w_q, w_k, w_v, w_o, b_q, b_k, b_v, b_o
+):
+    B, T, E = query.shape
+    S, d = key.shape[1], E // num_heads
+    q = (query @ w_q.T + b_q).reshape(B, T, num_heads, d).transpose(1, 2)
+    k = (key @ w_k.T + b_k).reshape(B, S, num_heads, d).transpose(1, 2)
+    v = (value @ w_v.T + b_v).reshape(B, S, num_heads, d).transpose(1, 2)
+    w = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(d), dim=-1)
+    out = (w @ v).reshape(B, T, E)  # the heads are still in front of T
+    return out @ w_o.T + b_o, w
+
+
+def mha_no_out_proj(query, key, value, num_heads, w_o, b_o, **w):
+    out, weights = mha_reference(
+        query,
+        key,
+        value,
+        num_heads,
+        w_o=torch.eye(w_o.shape[0]),
+        b_o=torch.zeros_like(b_o),
+        **w,
+    )
+    return out, weights
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (mha_no_transpose, "without .transpose(1, 2)"),
+        (mha_no_out_proj, "output projection is missing"),
+        (mha_blog_scale, "sqrt(E), the blog's constant"),
+    ],
+)
+def test_multi_head_attention_mistakes_are_named(capsys, wrong, hint):
+    ok, report = verdict(capsys, checks.multi_head_attention, wrong)
+    assert ok is False and hint in report, report
+
+
+def test_multi_head_attention_accepts_reference_and_checks_masks(capsys):
+    ok, report = verdict(capsys, checks.multi_head_attention, mha_reference)
+    assert ok is True and "all 6 cases" in report, report
+
+
+def test_multi_head_attention_stub(capsys):
+    ok, report = verdict(capsys, checks.multi_head_attention, stub)
+    assert ok is False and "not attempted yet" in report
