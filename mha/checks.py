@@ -29,6 +29,7 @@ from ._checking import Case, describe, run_checks
 
 __all__ = [
     "attention_scores",
+    "block_diagonal",
     "causal_mask",
     "masked_softmax",
     "merge_heads",
@@ -183,6 +184,36 @@ def attention_scores(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
             )
         )
     return run_checks("attention_scores", fn, cases)
+
+
+def block_diagonal(fn: Callable[[Tensor, int], Tensor]) -> bool:
+    """Check ``fn(weight, num_heads)``: the blog's shared ``(d_k, d_k)`` projection as
+    one ``(E, E)`` matrix, so that ``x @ fn(w, h).T`` equals projecting each head's
+    slice of ``x`` with ``w``."""
+    cases = []
+    for label, d, h in [
+        ("ordinary: weight (4, 4), num_heads=3", 4, 3),
+        ("one head: weight (6, 6), num_heads=1", 6, 1),
+        ("head_dim 1: weight (1, 1), num_heads=5", 1, 5),
+    ]:
+        w = _rand(d, d, seed=60 + d)
+        cases.append(
+            Case(
+                label,
+                (w, h),
+                torch.block_diag(*[w] * h),
+                mistakes={
+                    "you tiled the weight over the whole matrix, which mixes heads; "
+                    "only the diagonal blocks hold w, the rest is zero.": w.repeat(
+                        h, h
+                    ),
+                    "the blocks are transposed: F.linear computes x @ W.T, so each "
+                    "block is w itself, not w.T.": torch.block_diag(*[w.T] * h),
+                },
+                hint="torch.block_diag(*[weight] * num_heads) puts w on the diagonal.",
+            )
+        )
+    return run_checks("block_diagonal", fn, cases)
 
 
 def causal_mask(fn: Callable[..., Tensor]) -> bool:

@@ -115,7 +115,21 @@ def sdpa_crashes(q, k, v, mask=None):
     return q @ k  # forgot the transpose: a shape error inside the learner's code
 
 
+def block_tiled(w, h):
+    return w.repeat(h, h)
+
+
+def block_transposed(w, h):
+    return torch.block_diag(*[w.T] * h)
+
+
+def block_reference(w, h):
+    return torch.block_diag(*[w] * h)
+
+
 CASES = [
+    (checks.block_diagonal, block_reference, block_tiled, "tiled the weight"),
+    (checks.block_diagonal, block_reference, block_transposed, "blocks are transposed"),
     (checks.split_heads, mha.split_heads, split_no_transpose, "transpose(1, 2)"),
     (
         checks.split_heads,
