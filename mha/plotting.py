@@ -1,0 +1,441 @@
+"""The book's plotting helpers: attention maps as labelled heatmaps.
+
+Every chapter draws attention weights with these two functions, so the figures look
+the same everywhere and a fix lands in one place:
+
+- :func:`plot_attention` draws one ``(T, S)`` map (rows are queries, columns keys).
+- :func:`plot_heads` draws an ``(h, T, S)`` stack as a grid, one panel per head,
+  with one shared colorbar.
+
+Both accept torch tensors (any device, with or without grad, any float dtype or
+bool) and numpy arrays, and raise ``ValueError`` with the expected and the received
+shapes when the input does not fit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from matplotlib.colors import Colormap, Normalize
+from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
+
+__all__ = ["plot_attention", "plot_heads"]
+
+CBAR_LABEL = "attention weight"
+# Tokens are written at every position up to this length; longer maps without
+# tokens fall back to matplotlib's own tick spacing.
+_MAX_INDEX_TICKS = 32
+
+
+def _to_numpy(weights: Any, func: str) -> np.ndarray:
+    """Return ``weights`` as a float numpy array on the CPU, detached from autograd."""
+    if isinstance(weights, torch.Tensor):
+        if weights.is_complex():
+            raise TypeError(
+                f"{func} expects real attention weights, got a complex tensor of "
+                f"dtype {weights.dtype}. Hint: plot tensor.abs() or tensor.real."
+            )
+        tensor = weights.detach().cpu()
+        # bool masks, half and bfloat16 have no (or no exact) numpy twin.
+        if tensor.dtype != torch.float64:
+            tensor = tensor.float()
+        return tensor.numpy()
+    try:
+        return np.asarray(weights, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise TypeError(
+            f"{func} expects a torch.Tensor or numpy array of weights, got "
+            f"{type(weights).__name__}. Hint: pass the tensor your attention "
+            f"function returned, e.g. weights[0] for the first batch element."
+        ) from err
+
+
+def _shape(array: np.ndarray) -> str:
+    return "(" + ", ".join(str(n) for n in array.shape) + ")"
+
+
+def _check_rank(array: np.ndarray, rank: int, func: str) -> None:
+    if array.ndim == rank:
+        if 0 in array.shape:
+            raise ValueError(
+                f"{func} got an empty map of shape {_shape(array)}. Hint: check "
+                f"that the sequences you attended over are not empty."
+            )
+        return
+    expected = "a 2-D (T, S) map" if rank == 2 else "a 3-D (h, T, S) stack"
+    if rank == 2 and array.ndim == 3:
+        hint = "for one head pass weights[i]; for all heads use plot_heads(weights)."
+    elif rank == 2 and array.ndim == 4:
+        hint = "pick one batch element and one head: weights[b, i]."
+    elif rank == 3 and array.ndim == 2:
+        hint = "for a single map use plot_attention(weights)."
+    elif rank == 3 and array.ndim == 4:
+        hint = "pick one batch element first: weights[b] of shape (h, T, S)."
+    else:
+        hint = "rows are queries (T) and columns are keys (S)."
+    raise ValueError(
+        f"{func} expects {expected} of attention weights, got a {array.ndim}-D "
+        f"array of shape {_shape(array)}. Hint: {hint}"
+    )
+
+
+def _check_tokens(
+    tokens: Sequence[Any] | None,
+    expected: int,
+    what: str,
+    func: str,
+    hint: str,
+    unit: str,
+) -> list[str] | None:
+    """Return the tokens as strings, or raise if their number does not fit."""
+    if tokens is None:
+        return None
+    if isinstance(tokens, str):
+        raise TypeError(
+            f"{func} expects {what} as a sequence of strings, one per position, got "
+            f"the single string {tokens!r}. Hint: split it, e.g. {tokens!r}.split()."
+        )
+    labels = [str(token) for token in tokens]
+    if len(labels) != expected:
+        raise ValueError(
+            f"{func}: {what} has {len(labels)} "
+            f"{'entry' if len(labels) == 1 else 'entries'} "
+            f"but the map has {expected} {unit}. Hint: {hint}"
+        )
+    return labels
+
+
+def _resolve_tokens(
+    shape: tuple[int, ...],
+    query_tokens: Sequence[Any] | None,
+    key_tokens: Sequence[Any] | None,
+    func: str,
+    query_name: str,
+) -> tuple[list[str] | None, list[str] | None]:
+    """Check both token lists against a ``(..., T, S)`` shape; keys default to rows."""
+    t, s = shape[-2], shape[-1]
+    rows = _check_tokens(
+        query_tokens,
+        t,
+        query_name,
+        func,
+        f"pass one token per query row (T = {t}); weights have shape "
+        f"({', '.join(map(str, shape))}).",
+        "query rows",
+    )
+    if key_tokens is not None:
+        cols = _check_tokens(
+            key_tokens,
+            s,
+            "key_tokens",
+            func,
+            f"pass one token per key column (S = {s}); weights have shape "
+            f"({', '.join(map(str, shape))}).",
+            "key columns",
+        )
+    else:
+        cols = _check_tokens(
+            query_tokens,
+            s,
+            f"{query_name} (used for the keys because key_tokens is None)",
+            func,
+            f"the map has S = {s} key columns and T = {t} query rows; when S != T "
+            "(cross-attention) pass key_tokens as well.",
+            "key columns",
+        )
+    return rows, cols
+
+
+def _norm(data: np.ndarray, vmin: float | None, vmax: float | None) -> Normalize:
+    """A colour scale from ``vmin`` to ``vmax``; ``None`` means the data's own limit."""
+    finite = data[np.isfinite(data)]
+    low = float(finite.min()) if vmin is None and finite.size else vmin
+    high = float(finite.max()) if vmax is None and finite.size else vmax
+    low = 0.0 if low is None else float(low)
+    high = low + 1.0 if high is None else float(high)
+    if vmin is not None and vmax is not None and vmin >= vmax:
+        raise ValueError(
+            f"vmin must be below vmax, got vmin={vmin} and vmax={vmax}. "
+            "Hint: leave vmax=None to use the largest weight."
+        )
+    if high <= low:  # a constant map: give the colour scale some room
+        high = low + 1.0
+    return Normalize(vmin=low, vmax=high)
+
+
+def _colormap(cmap: str | Colormap) -> Colormap:
+    """The colormap with masked (NaN) cells drawn light grey."""
+    base = plt.get_cmap(cmap) if isinstance(cmap, str) else cmap
+    return base.with_extremes(bad="lightgrey")
+
+
+def _annotate(
+    ax: Axes, data: np.ndarray, norm: Normalize, cmap: Colormap, fmt: str
+) -> None:
+    """Write each value in its cell, dark on light colours and light on dark ones."""
+    rows, cols = data.shape
+    size = 9 if max(rows, cols) <= 8 else 7
+    for i in range(rows):
+        for j in range(cols):
+            value = data[i, j]
+            if np.isfinite(value):
+                r, g, b, _ = cmap(norm(value))
+                luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b
+                colour = "black" if luminance > 0.5 else "white"
+                text = format(value, fmt)
+            else:
+                colour, text = "black", "nan"
+            ax.text(j, i, text, ha="center", va="center", color=colour, fontsize=size)
+
+
+def _set_ticks(
+    ax: Axes,
+    labels: list[str] | None,
+    n: int,
+    axis: str,
+    show: bool,
+) -> None:
+    """Put one tick per position, labelled with its token (or its index).
+
+    ``show=False`` keeps the labels but hides them (inner panels of a grid).
+    """
+    which = ax.xaxis if axis == "x" else ax.yaxis
+    if labels is not None or n <= _MAX_INDEX_TICKS:
+        text = labels if labels is not None else [str(i) for i in range(n)]
+        if axis == "x" and max(len(t) for t in text) > 3:
+            style = {"rotation": 45, "ha": "right", "rotation_mode": "anchor"}
+        else:
+            style = {}
+        which.set_ticks(range(n), labels=text, **style)
+    if not show:
+        side = {"labelbottom": False} if axis == "x" else {"labelleft": False}
+        ax.tick_params(axis=axis, **side)
+
+
+def _draw_map(
+    ax: Axes,
+    data: np.ndarray,
+    rows: list[str] | None,
+    cols: list[str] | None,
+    *,
+    cmap: Colormap,
+    norm: Normalize,
+    annotate: bool,
+    fmt: str,
+    show_x: bool = True,
+    show_y: bool = True,
+) -> AxesImage:
+    """Draw one (T, S) map on ``ax``: queries down, keys across."""
+    t, s = data.shape
+    image = ax.imshow(
+        np.ma.masked_invalid(data),
+        cmap=cmap,
+        norm=norm,
+        aspect="equal",
+        interpolation="nearest",
+    )
+    _set_ticks(ax, cols, s, "x", show_x)
+    _set_ticks(ax, rows, t, "y", show_y)
+    if show_x:
+        ax.set_xlabel(f"key (S = {s})")
+    if show_y:
+        ax.set_ylabel(f"query (T = {t})")
+    if annotate:
+        _annotate(ax, data, norm, cmap, fmt)
+    return image
+
+
+def _text_inches(labels: Sequence[str] | None, per_char: float = 0.08) -> float:
+    """Rough width in inches of the longest label at the default font size."""
+    return per_char * max((len(label) for label in labels or ["00"]), default=2)
+
+
+def _figsize(
+    shape: tuple[int, ...],
+    rows: list[str] | None,
+    cols: list[str] | None,
+    title: str | None,
+) -> tuple[float, float]:
+    """A figure size with cells of up to 0.6 in and room for the labels."""
+    t, s = shape
+    cell = min(0.6, 8.0 / max(t, s))  # big maps stay within about 8 in
+    # map + query labels + axis label + colorbar with its label
+    width = cell * s + _text_inches(rows) + 0.5 + 1.3
+    # the title is centred over the map and may be wider than it
+    width = max(width, _text_inches([title or "attention weights"], 0.1) + 1.5)
+    rotated = cols is not None and max(len(c) for c in cols) > 3
+    height = cell * t + (0.7 * _text_inches(cols) if rotated else 0.3) + 1.1
+    return min(14.0, max(3.5, width)), min(12.0, max(2.5, height))
+
+
+def plot_attention(
+    weights: Any,
+    query_tokens: Sequence[Any] | None = None,
+    key_tokens: Sequence[Any] | None = None,
+    *,
+    ax: Axes | None = None,
+    title: str | None = None,
+    cmap: str | Colormap = "viridis",
+    annotate: bool = False,
+    vmin: float | None = 0.0,
+    vmax: float | None = None,
+    colorbar: bool = True,
+    fmt: str = ".2f",
+    cbar_label: str = CBAR_LABEL,
+) -> Axes:
+    """Draw one attention map as a heatmap: rows are queries, columns are keys.
+
+    Args:
+        weights: ``(T, S)`` attention weights, a torch tensor (any device, with or
+            without grad) or a numpy array. Row ``i`` is query ``i``'s distribution
+            over the ``S`` keys. NaN cells (e.g. fully masked rows) show light grey.
+        query_tokens: ``T`` labels for the rows; ``None`` labels them 0, 1, ...
+        key_tokens: ``S`` labels for the columns. ``None`` reuses ``query_tokens``
+            (self-attention, ``S == T``); pass it for cross-attention.
+        ax: Axes to draw on; a new figure sized to the map is made when ``None``.
+        title: Axes title; ``None`` gives ``"attention weights"``.
+        cmap: A colorblind-safe colormap name or object (viridis, cividis).
+        annotate: Write each weight in its cell, in black or white for contrast.
+        vmin, vmax: Colour scale limits; ``None`` uses the map's own min or max.
+            The default ``vmin=0.0`` fits weights; pass ``None`` for raw scores.
+        colorbar: Add a colorbar labelled ``cbar_label``.
+        fmt: Format spec of the annotations, e.g. ``".2f"``.
+        cbar_label: Colorbar label; change it when plotting scores, not weights.
+
+    Returns:
+        The Axes holding the heatmap (its figure is ``ax.figure``).
+
+    Raises:
+        ValueError: ``weights`` is not 2-D, is empty, or a token list does not
+            have one entry per row/column; or ``vmin >= vmax``.
+        TypeError: ``weights`` is not numeric, or tokens are a single string.
+    """
+    func = "plot_attention"
+    data = _to_numpy(weights, func)
+    _check_rank(data, 2, func)
+    rows, cols = _resolve_tokens(
+        data.shape, query_tokens, key_tokens, func, "query_tokens"
+    )
+    norm = _norm(data, vmin, vmax)
+    colours = _colormap(cmap)
+    if ax is None:
+        _, ax = plt.subplots(
+            figsize=_figsize(data.shape, rows, cols, title), layout="constrained"
+        )
+    image = _draw_map(
+        ax, data, rows, cols, cmap=colours, norm=norm, annotate=annotate, fmt=fmt
+    )
+    ax.set_title("attention weights" if title is None else title)
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax, label=cbar_label, shrink=0.9)
+    return ax
+
+
+def plot_heads(
+    weights: Any,
+    tokens: Sequence[Any] | None = None,
+    key_tokens: Sequence[Any] | None = None,
+    *,
+    titles: Sequence[str] | None = None,
+    ncols: int | None = None,
+    suptitle: str | None = None,
+    cmap: str | Colormap = "viridis",
+    share_scale: bool = True,
+    annotate: bool = False,
+    fmt: str = ".2f",
+    cbar_label: str = CBAR_LABEL,
+) -> Figure:
+    """Draw an ``(h, T, S)`` stack of attention maps as a grid, one panel per head.
+
+    Token labels and axis names are written on the outer panels only (left column,
+    bottom of each column), so the grid stays readable.
+
+    Args:
+        weights: ``(h, T, S)`` weights of one batch element, a torch tensor (any
+            device, with or without grad) or a numpy array. For ``(B, h, T, S)``
+            pass ``weights[b]``.
+        tokens: ``T`` query labels; ``None`` labels rows 0, 1, ...
+        key_tokens: ``S`` key labels; ``None`` reuses ``tokens`` (self-attention).
+        titles: One title per head; ``None`` gives ``"head 0"``, ``"head 1"``, ...
+        ncols: Panels per row; ``None`` uses ``min(h, 4)``.
+        suptitle: Title of the whole figure; ``None`` gives
+            ``"attention weights of h heads"``.
+        cmap: A colorblind-safe colormap name or object (viridis, cividis).
+        share_scale: One colour scale from 0 to the largest weight of all heads and
+            one shared colorbar (compare heads by colour). ``False`` scales each
+            head to its own maximum and gives each panel its own colorbar.
+        annotate: Write each weight in its cell.
+        fmt: Format spec of the annotations.
+        cbar_label: Colorbar label.
+
+    Returns:
+        The Figure. Its first ``h`` axes are the heads, in order; the colorbar axes
+        follow.
+
+    Raises:
+        ValueError: ``weights`` is not 3-D, a token list or ``titles`` has the wrong
+            length, or ``ncols`` is not a positive integer.
+        TypeError: ``weights`` is not numeric, or tokens are a single string.
+    """
+    func = "plot_heads"
+    data = _to_numpy(weights, func)
+    _check_rank(data, 3, func)
+    h, t, s = data.shape
+    rows, cols = _resolve_tokens(data.shape, tokens, key_tokens, func, "tokens")
+    if titles is None:
+        head_titles = [f"head {i}" for i in range(h)]
+    else:
+        hint = f"pass one title per head (h = {h})."
+        head_titles = _check_tokens(titles, h, "titles", func, hint, "heads") or []
+    if ncols is None:
+        ncols = min(h, 4)
+    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
+        raise ValueError(
+            f"{func}: ncols must be a positive int, got {ncols!r}. "
+            "Hint: leave it None for up to 4 panels per row."
+        )
+    ncols = min(ncols, h)
+    nrows = math.ceil(h / ncols)
+    panel_w = min(4.0, max(1.8, 0.45 * s + 0.9))
+    panel_h = min(4.0, max(1.6, 0.45 * t + 0.7))
+    fig, grid = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(panel_w * ncols + 1.2, panel_h * nrows + 0.6),
+        layout="constrained",
+        squeeze=False,
+    )
+    axes = list(grid.flat)
+    for extra in axes[h:]:
+        fig.delaxes(extra)
+    axes = axes[:h]
+    colours = _colormap(cmap)
+    shared = _norm(data, 0.0, None) if share_scale else None
+    for i, ax in enumerate(axes):
+        norm = shared if shared is not None else _norm(data[i], 0.0, None)
+        image = _draw_map(
+            ax,
+            data[i],
+            rows,
+            cols,
+            cmap=colours,
+            norm=norm,
+            annotate=annotate,
+            fmt=fmt,
+            show_x=i + ncols >= h,  # nothing below this panel
+            show_y=i % ncols == 0,
+        )
+        ax.set_title(head_titles[i])
+        if not share_scale:
+            fig.colorbar(image, ax=ax, label=cbar_label, shrink=0.9)
+    if share_scale:
+        fig.colorbar(image, ax=axes, label=cbar_label, shrink=0.9)
+    fig.suptitle(f"attention weights of {h} heads" if suptitle is None else suptitle)
+    return fig
