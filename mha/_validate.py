@@ -110,17 +110,20 @@ def check_rank(name: str, x: Tensor, rank: int, layout: str, hint: str = "") -> 
 def check_same_dtype_device(
     reference_name: str, reference: Tensor, **others: Tensor
 ) -> None:
-    """Raise ``TypeError`` if any tensor in ``others`` differs in dtype or device."""
+    """Raise if any tensor in ``others`` differs from ``reference`` in dtype or device.
+
+    ``TypeError`` for a dtype, ``ValueError`` for a device.
+    """
     for name, x in others.items():
         if x.dtype != reference.dtype:
             raise TypeError(
-                f"{name} has dtype {x.dtype} but {reference_name} has "
+                f"dtype mismatch: {name} has {x.dtype}, {reference_name} "
                 f"{reference.dtype}; they must match. Hint: convert with "
                 f".to({reference.dtype}) (or convert the layer with .to(dtype))."
             )
         if x.device != reference.device:
             raise ValueError(
-                f"{name} is on {x.device} but {reference_name} is on "
+                f"device mismatch: {name} is on {x.device}, {reference_name} on "
                 f"{reference.device}; they must be on the same device. Hint: move "
                 f"both with .to(device)."
             )
