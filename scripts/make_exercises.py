@@ -9,9 +9,10 @@ A solution notebook `solutions/NAME.ipynb` marks what the learner must write:
   checker must pass (nbval proves it); in the exercise it reports without raising.
 * Cells tagged `solution` (model answers to open questions) become a markdown cell
   inviting the learner's own answer.
-* The first cell, tagged `header`, has a title `# Solutions: TITLE` and a link
+* The one cell tagged `header` has a title `# Solutions: TITLE` and a link
   `[Back to the exercises](../exercises/NAME.ipynb)`; the exercise gets
   `# Exercises: TITLE` and `[Worked solutions](../solutions/NAME.ipynb)`.
+* The Colab badge and setup cell are made for the exercise's path (scripts/colab.py).
 
 Usage:
     python scripts/make_exercises.py           # write exercises/ from solutions/
@@ -27,6 +28,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+from colab import with_colab
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
@@ -87,24 +89,24 @@ def header_for_exercise(source: str, name: str, where: str) -> str:
 def exercise_from_solution(solution: dict, name: str) -> dict:
     """The exercise notebook (a new dict) generated from a solution notebook."""
     nb = copy.deepcopy(solution)
-    cells = nb["cells"]
-    if not cells or "header" not in cells[0].get("metadata", {}).get("tags", []):
-        raise MarkerError(
-            f"solutions/{name}.ipynb: the first cell must be tagged 'header'"
-        )
-    for i, cell in enumerate(cells):
-        where = f"solutions/{name}.ipynb, cell {i}"
+    where = f"solutions/{name}.ipynb"
+    headers = [
+        i
+        for i, c in enumerate(nb["cells"])
+        if "header" in c["metadata"].get("tags", [])
+    ]
+    if len(headers) != 1:
+        raise MarkerError(f"{where}: exactly one cell must be tagged 'header'")
+    for i, cell in enumerate(nb["cells"]):
         source = "".join(cell["source"])
-        tags = cell.get("metadata", {}).get("tags", [])
-        if i == 0:
-            cell["source"] = header_for_exercise(source, name, where)
+        tags = cell["metadata"].get("tags", [])
+        if i == headers[0]:
+            cell["source"] = header_for_exercise(source, name, f"{where}, cell {i}")
         elif "solution" in tags:
-            answer = nbformat.v4.new_markdown_cell(ANSWER_PROMPT)
-            answer["id"] = cell.get("id", answer["id"])
-            cells[i] = answer
+            nb["cells"][i] = nbformat.v4.new_markdown_cell(ANSWER_PROMPT)
         elif cell["cell_type"] == "code":
-            cell["source"] = strip_solution(source, where)
-    return nb
+            cell["source"] = strip_solution(source, f"{where}, cell {i}")
+    return with_colab(nbformat.from_dict(nb), f"exercises/{name}.ipynb")
 
 
 def render(nb: dict) -> str:

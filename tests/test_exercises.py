@@ -93,7 +93,11 @@ def test_solution_cells_become_answer_prompts_and_header_is_rewritten():
     answer.metadata["tags"] = ["solution"]
     nb = nbformat.v4.new_notebook(cells=[header, answer])
     out = gen.exercise_from_solution(nb, "x")
-    assert out.cells[0].source.startswith("# Exercises: T")
-    assert "[Worked solutions](../solutions/x.ipynb)" in out.cells[0].source
-    assert out.cells[1].source == gen.ANSWER_PROMPT
+    badge, setup, title, prompt = out.cells
+    assert "colab-badge" in badge.metadata["tags"]
+    assert "exercises/x.ipynb" in badge.source
+    assert "colab-setup" in setup.metadata["tags"]
+    assert title.source.startswith("# Exercises: T")
+    assert "[Worked solutions](../solutions/x.ipynb)" in title.source
+    assert prompt.source == gen.ANSWER_PROMPT
     assert nb.cells[1].source == "Model answer: 42", "the solution must not change"
