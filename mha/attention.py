@@ -64,9 +64,8 @@ def attention_scores(q: Tensor, k: Tensor) -> Tensor:
     _leading_dims(q, k)
     scale = 1.0 / math.sqrt(q.shape[-1])
     # Scaling q before the product (not the scores after) is what PyTorch does too.
-    return (q * scale) @ k.transpose(
-        -2, -1
-    )  # (..., T, d_k) @ (..., d_k, S) -> (..., T, S)
+    k_t = k.transpose(-2, -1)  # (..., S, d_k) -> (..., d_k, S)
+    return (q * scale) @ k_t  # (..., T, d_k) @ (..., d_k, S) -> (..., T, S)
 
 
 def scaled_dot_product_attention(

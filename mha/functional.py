@@ -75,10 +75,8 @@ def _project(
     """
     w_q, w_k, w_v = weights["w_q"], weights["w_k"], weights["w_v"]
     biases = [weights["b_q"], weights["b_k"], weights["b_v"]]
-    same_bias_kind = all(b is None for b in biases) or all(
-        b is not None for b in biases
-    )
-    if query is key and key is value and same_bias_kind:
+    with_bias = sum(b is not None for b in biases)
+    if query is key and key is value and with_bias in (0, 3):
         w_qkv = torch.cat([w_q, w_k, w_v])  # (E + 2 * kv_dim, E)
         b_qkv = None if biases[0] is None else torch.cat(biases)  # (E + 2 * kv_dim,)
         qkv = F.linear(query, w_qkv, b_qkv)  # (B, T, E) -> (B, T, E + 2 * kv_dim)
@@ -185,7 +183,9 @@ def multi_head_attention(
     weights = {"w_q": w_q, "w_k": w_k, "w_v": w_v, "w_o": w_o}
     weights |= {"b_q": b_q, "b_k": b_k, "b_v": b_v, "b_o": b_o}
     _check_inputs(query, key, value, weights, num_heads, num_kv_heads)
-    dropout_p = check_dropout(dropout_p, "dropout_p") if training else 0.0
+    dropout_p = check_dropout(dropout_p, "dropout_p")
+    if not training:
+        dropout_p = 0.0
     B, T, _ = query.shape
     S = key.shape[1]
 
@@ -196,8 +196,13 @@ def multi_head_attention(
     k = split_heads(k, num_kv_heads)  # (B, S, kv_dim) -> (B, g, S, d_k)
     v = split_heads(v, num_kv_heads)  # (B, S, kv_dim) -> (B, g, S, d_k)
     # 3. One mask for all: (B|1, h|1, T, S), or None. A causal mask alone is left to
-    #    the fused kernel, which can skip the masked half.
-    causal_only = is_causal and attn_mask is None and key_padding_mask is None
+    #    the fused kernel when it runs, as it can skip the masked half.
+    kernel_causal = (
+        is_causal
+        and not need_weights
+        and attn_mask is None
+        and key_padding_mask is None
+    )
     mask = merge_masks(
         attn_mask,
         key_padding_mask,
@@ -205,7 +210,7 @@ def multi_head_attention(
         num_heads=num_heads,
         query_len=T,
         key_len=S,
-        is_causal=is_causal and (need_weights or not causal_only),
+        is_causal=is_causal and not kernel_causal,
         dtype=query.dtype,
         device=query.device,
     )
@@ -219,7 +224,7 @@ def multi_head_attention(
         if average_attn_weights:
             attn = attn.mean(dim=1)  # (B, h, T, S) -> (B, T, S)
     else:
-        out = fused_attention(q, k, v, mask, dropout_p, is_causal=causal_only)
+        out = fused_attention(q, k, v, mask, dropout_p, is_causal=kernel_causal)
         attn = None
     # 5. Concatenate the heads and mix them with the output projection.
     return F.linear(merge_heads(out), w_o, b_o), attn  # (B, h, T, d_k) -> (B, T, E)

@@ -31,6 +31,14 @@ def _apply_once(fn: Callable[[Tensor], Tensor], *xs: Tensor) -> list[Tensor]:
     return [done[id(x)] for x in xs]
 
 
+def _add_batch_dim(x: Tensor) -> Tensor:
+    return x.unsqueeze(0)  # (T, E) -> (1, T, E)
+
+
+def _swap_batch_and_time(x: Tensor) -> Tensor:
+    return x.transpose(0, 1)  # (T, B, E) <-> (B, T, E)
+
+
 class AttentionLayerBase(nn.Module):
     """What :class:`MultiHeadAttention` and :class:`mha.GroupedQueryAttention` share.
 
@@ -101,12 +109,7 @@ class AttentionLayerBase(nn.Module):
             batch_dim=batch_dim,
         )
         if unbatched:
-            query, key, value = _apply_once(
-                lambda x: x.unsqueeze(0),
-                query,
-                key,
-                value,  # (T, E) -> (1, T, E)
-            )
+            query, key, value = _apply_once(_add_batch_dim, query, key, value)
             if key_padding_mask is not None:
                 check_rank(
                     "key_padding_mask",
@@ -116,12 +119,7 @@ class AttentionLayerBase(nn.Module):
                 )
                 key_padding_mask = key_padding_mask.unsqueeze(0)  # (S,) -> (1, S)
         elif not self.batch_first:
-            query, key, value = _apply_once(
-                lambda x: x.transpose(0, 1),
-                query,
-                key,
-                value,  # (T, B, E) -> (B, T, E)
-            )
+            query, key, value = _apply_once(_swap_batch_and_time, query, key, value)
         out, weights = multi_head_attention(
             query,
             key,
@@ -148,7 +146,7 @@ class AttentionLayerBase(nn.Module):
             out = out.squeeze(0)  # (1, T, E) -> (T, E)
             weights = None if weights is None else weights.squeeze(0)  # drop B = 1
         elif not self.batch_first:
-            out = out.transpose(0, 1)  # (B, T, E) -> (T, B, E)
+            out = _swap_batch_and_time(out)  # (B, T, E) -> (T, B, E)
         return out, weights
 
     def extra_repr(self) -> str:

@@ -375,3 +375,16 @@ def test_dropout_acts_in_training_only():
 def test_repr_names_the_head_split():
     text = repr(mha.MultiHeadAttention(12, 4))
     assert "num_heads=4" in text and "head_dim=3" in text and "q_proj" in text
+
+
+def test_dropout_on_the_fused_path_acts_in_training_only():
+    layer = mha.MultiHeadAttention(8, 2, dropout=0.5)
+    x = randn(2, 6, 8)
+    eval_out, _ = layer.eval()(x, x, x, need_weights=False)
+    layer.train()
+    torch.manual_seed(0)
+    first, _ = layer(x, x, x, need_weights=False)
+    torch.manual_seed(0)
+    again, _ = layer(x, x, x, need_weights=False)
+    torch.testing.assert_close(first, again)  # seeded, so reproducible
+    assert torch.isfinite(first).all() and not torch.allclose(first, eval_out)
