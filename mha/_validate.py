@@ -37,33 +37,40 @@ def check_positive_int(name: str, value: object) -> int:
     return value
 
 
+def check_divides(
+    whole_name: str, whole: int, part_name: str, part: int, why: str
+) -> int:
+    """Return ``whole // part`` if ``part`` divides ``whole`` (both positive ints).
+
+    Otherwise raise ``ValueError`` naming both numbers, saying ``why`` and listing
+    the valid values of ``part`` (the divisors of ``whole``).
+    """
+    check_positive_int(whole_name, whole)
+    check_positive_int(part_name, part)
+    if whole % part != 0:
+        valid = ", ".join(str(d) for d in divisors(whole))
+        raise ValueError(
+            f"{whole_name}={whole} is not divisible by {part_name}={part}: {why}. "
+            f"Valid {part_name} for {whole_name}={whole}: {valid}."
+        )
+    return whole // part
+
+
 def check_heads_divide(
     embed_dim: int, num_heads: int, embed_name: str = "embed_dim"
 ) -> int:
     """Return ``head_dim = embed_dim // num_heads``; raise listing valid head counts."""
-    check_positive_int(embed_name, embed_dim)
-    check_positive_int("num_heads", num_heads)
-    if embed_dim % num_heads != 0:
-        valid = ", ".join(str(d) for d in divisors(embed_dim))
-        raise ValueError(
-            f"{embed_name}={embed_dim} is not divisible by num_heads={num_heads}: "
-            f"every head gets {embed_name} / num_heads features, so num_heads must "
-            f"divide {embed_name}. Valid num_heads for {embed_name}={embed_dim}: "
-            f"{valid}."
-        )
-    return embed_dim // num_heads
+    why = (
+        f"every head gets {embed_name} / num_heads features, so num_heads must "
+        f"divide {embed_name}"
+    )
+    return check_divides(embed_name, embed_dim, "num_heads", num_heads, why)
 
 
 def check_kv_heads(num_heads: int, num_kv_heads: int) -> None:
     """Raise unless ``num_kv_heads`` is a positive divisor of ``num_heads``."""
-    check_positive_int("num_kv_heads", num_kv_heads)
-    if num_heads % num_kv_heads != 0:
-        valid = ", ".join(str(d) for d in divisors(num_heads))
-        raise ValueError(
-            f"num_heads={num_heads} is not divisible by num_kv_heads={num_kv_heads}: "
-            f"each key/value head serves num_heads / num_kv_heads query heads. Valid "
-            f"num_kv_heads for num_heads={num_heads}: {valid}."
-        )
+    why = "each key/value head serves num_heads / num_kv_heads query heads"
+    check_divides("num_heads", num_heads, "num_kv_heads", num_kv_heads, why)
 
 
 def check_dropout(dropout: object, name: str = "dropout") -> float:
