@@ -116,9 +116,13 @@ def to_additive(mask: Tensor, dtype: torch.dtype) -> Tensor:
 def _check_mask_device(
     name: str, mask: Tensor, device: torch.device | str | None
 ) -> None:
-    if device is not None and mask.device != torch.device(device):
+    if device is None:
+        return
+    target = torch.device(device)  # "cuda" means any index, "cuda:1" only that one
+    same_index = target.index is None or mask.device.index == target.index
+    if mask.device.type != target.type or not same_index:
         raise ValueError(
-            f"{name} is on {mask.device} but the inputs are on {torch.device(device)}. "
+            f"{name} is on {mask.device} but the inputs are on {target}. "
             f"Hint: move it with {name}.to(query.device)."
         )
 

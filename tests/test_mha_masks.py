@@ -195,3 +195,10 @@ def test_empty_rows_finds_rows_with_no_key_left():
         True,
         False,
     ]
+
+
+def test_merge_masks_accepts_a_device_given_by_name():
+    kwargs = {"batch_size": 1, "num_heads": 1, "query_len": 2, "key_len": 2}
+    mask = mha.causal_mask(2)
+    merged = mha.merge_masks(mask, None, device="cpu", **kwargs)
+    assert torch.equal(merged[0, 0], mask)
