@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from IPython.core.inputtransformer2 import TransformerManager
 from conftest import ROOT, notebooks
 
 ASSERT_CALLS = {"assert_close", "assert_equal", "assert_allclose"}
@@ -22,11 +23,8 @@ def assertion_cells(sources: list[str]) -> int:
     """How many cells contain an `assert` statement or an assert_close-style call."""
     count = 0
     for src in sources:
-        # IPython magics are not Python: drop them before parsing.
-        lines = [
-            ln for ln in src.splitlines() if not ln.lstrip().startswith(("%", "!"))
-        ]
-        tree = ast.parse("\n".join(lines))
+        # IPython turns magics such as %pip into Python calls; parse what it runs.
+        tree = ast.parse(TransformerManager().transform_cell(src))
         for node in ast.walk(tree):
             if isinstance(node, ast.Assert):
                 count += 1
@@ -59,3 +57,4 @@ def test_counter_finds_asserts_and_ignores_prints():
         assertion_cells(["assert 1 + 1 == 2", "torch.testing.assert_close(a, b)"]) == 2
     )
     assert assertion_cells(["%matplotlib inline\nassert True"]) == 1
+    assert assertion_cells(["if True:\n    %pip install x"]) == 0
