@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
-from IPython.core.inputtransformer2 import TransformerManager
 from conftest import ROOT, notebooks
+from IPython.core.inputtransformer2 import TransformerManager
 
 ASSERT_CALLS = {"assert_close", "assert_equal", "assert_allclose"}
 
