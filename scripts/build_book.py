@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import vendor_js
+
 ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
 # -W: warnings are errors; -n: nitpicky references; --keep-going: report all of them.
@@ -21,7 +23,13 @@ def build_command(extra: list[str] | None = None) -> list[str]:
     return [str(jb), "build", str(ROOT), *FLAGS, *(extra or [])]
 
 
+def prepare() -> None:
+    """Everything the build needs besides the sources: the vendored JavaScript."""
+    vendor_js.ensure()
+
+
 def main() -> int:
+    prepare()
     code = subprocess.run(build_command(sys.argv[1:]), cwd=ROOT).returncode
     if code == 0:
         print(f"\nThe book is built. Open {HTML / 'index.html'} in a browser.")

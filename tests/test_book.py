@@ -11,7 +11,7 @@ import yaml
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from build_book import HTML, build_command  # noqa: E402
+from build_book import HTML, build_command, prepare  # noqa: E402
 
 
 def toc_files(node: object) -> list[str]:
@@ -31,6 +31,7 @@ def toc_files(node: object) -> list[str]:
 
 @pytest.fixture(scope="module")
 def build() -> subprocess.CompletedProcess[str]:
+    prepare()
     return subprocess.run(build_command(), cwd=ROOT, text=True, capture_output=True)
 
 
