@@ -1,11 +1,20 @@
-"""Shared paths for the repository-level tests."""
+"""Shared paths and fixtures for the repository-level tests."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIRS = ("chapters", "exercises", "solutions")
+ARTIFACTS = ROOT / "test-artifacts"
+
+sys.path.insert(0, str(ROOT / "scripts"))
+from build_book import HTML, build_command, prepare  # noqa: E402
 
 
 def notebooks(*dirs: str) -> list[Path]:
@@ -18,3 +27,42 @@ def notebooks(*dirs: str) -> list[Path]:
             if ".ipynb_checkpoints" not in p.parts
         )
     return found
+
+
+def toc_files(node: object) -> list[str]:
+    """Every `file:` (and the root) named anywhere in a _toc.yml structure."""
+    found: list[str] = []
+    if isinstance(node, dict):
+        for key in ("root", "file"):
+            if key in node:
+                found.append(node[key])
+        for value in node.values():
+            found += toc_files(value)
+    elif isinstance(node, list):
+        for item in node:
+            found += toc_files(item)
+    return found
+
+
+def toc_pages() -> list[str]:
+    """The pages of the book, in _toc.yml order, without file extensions."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    return [str(Path(p).with_suffix("")) for p in toc_files(toc)]
+
+
+@pytest.fixture(scope="session")
+def built_book() -> subprocess.CompletedProcess[str]:
+    """Build the book once per test session, exactly as `make book` does."""
+    prepare()
+    return subprocess.run(build_command(), cwd=ROOT, text=True, capture_output=True)
+
+
+__all__ = [
+    "ARTIFACTS",
+    "HTML",
+    "NOTEBOOK_DIRS",
+    "ROOT",
+    "notebooks",
+    "toc_files",
+    "toc_pages",
+]

@@ -1,0 +1,128 @@
+"""Every page of the built book, served on a local port, loads in headless Chromium
+with no console errors and no failed requests (so nothing is fetched from elsewhere),
+and widgets render from the state the build saved. Screenshots of Part I chapters go
+to test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import threading
+from collections.abc import Iterator
+
+import pytest
+from conftest import ARTIFACTS, HTML, toc_pages
+from playwright.sync_api import Browser, Page, sync_playwright
+
+# sphinx-book-theme logs this on a first visit with empty local storage (NOTES.md).
+KNOWN_THEME_MESSAGE = "Got invalid theme mode"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = ARTIFACTS / "screenshots"
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # keep pytest's output readable
+        pass
+
+
+@pytest.fixture(scope="module")
+def site(built_book) -> Iterator[str]:
+    """Base URL of _build/html served on a free loopback port."""
+    assert built_book.returncode == 0, "the book did not build"
+    handler = functools.partial(QuietHandler, directory=str(HTML))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    chromium = shutil.which("chromium")
+    assert chromium, (
+        "no chromium on PATH: `make test` installs it (apt-get install chromium)"
+    )
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Visit:
+    """One page load, with every console error and failed request recorded."""
+
+    def __init__(self, browser: Browser, url: str) -> None:
+        self.page: Page = browser.new_page(viewport={"width": 1280, "height": 900})
+        self.errors: list[str] = []
+        self.failed: list[str] = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
+        self.page.on("requestfailed", lambda r: self.failed.append(f"failed {r.url}"))
+        self.page.on(
+            "response",
+            lambda r: (
+                self.failed.append(f"HTTP {r.status} {r.url}")
+                if r.status >= 400
+                else None
+            ),
+        )
+        self.page.goto(url, wait_until="networkidle")
+
+    def _console(self, message) -> None:
+        if message.type == "error" and KNOWN_THEME_MESSAGE not in message.text:
+            self.errors.append(message.text)
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_page_loads_without_errors_or_outside_requests(browser, site, page):
+    visit = Visit(browser, f"{site}/{page}.html")
+    try:
+        assert not visit.failed, visit.failed
+        assert not visit.errors, visit.errors
+        assert visit.page.locator("h1").count() >= 1
+        if page.startswith("chapters/0"):
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            name = page.replace("/", "_") + ".png"
+            visit.page.screenshot(path=SCREENSHOTS / name, full_page=True)
+        # Math is typeset by the book's own MathJax, not left as raw TeX.
+        if visit.page.locator("div.math").count():
+            assert visit.page.locator("mjx-container").count() > 0
+    finally:
+        visit.page.close()
+
+
+def widget_pages() -> list[str]:
+    """Pages whose HTML embeds saved widget state."""
+    return [
+        p
+        for p in toc_pages()
+        if (HTML / f"{p}.html").exists()
+        and "application/vnd.jupyter.widget-state+json"
+        in (HTML / f"{p}.html").read_text(encoding="utf-8")
+    ]
+
+
+def test_some_pages_carry_widget_state(built_book):
+    assert widget_pages(), "no page embeds widget state: sliders would be blank"
+
+
+@pytest.mark.parametrize("page", ["chapters/02_split", "chapters/04_score"])
+def test_saved_widgets_render_without_a_kernel(browser, site, page):
+    assert page in widget_pages(), f"{page} holds no widget state"
+    visit = Visit(browser, f"{site}/{page}.html")
+    try:
+        sliders = visit.page.locator(".widget-slider, .jupyter-widget-slider")
+        sliders.first.wait_for(timeout=10_000)
+        assert sliders.count() >= 1
+        assert not visit.errors, visit.errors
+    finally:
+        visit.page.close()
