@@ -28,6 +28,7 @@ from . import masks as _masks
 from ._checking import Case, describe, run_checks
 
 __all__ = [
+    "attention_entropy",
     "attention_scores",
     "block_diagonal",
     "causal_mask",
@@ -495,3 +496,67 @@ def predict(prediction: Any, actual: Any, what: str = "your prediction") -> bool
             f"{describe(actual)}. Work out where your reasoning and the code part ways."
         )
     return right
+
+
+ENTROPY_NAN = (
+    "0 * log(0) is NaN in floating point, so masked keys (weight 0) poison the sum; "
+    "by convention they add 0: use torch.special.xlogy(w, w), or fill the zeros first."
+)
+ENTROPY_SIGN = "the entropy is -sum(a * log a): you lost the minus sign."
+ENTROPY_LOG2 = (
+    "you measured in bits (log2); the book measures entropy in nats: use the "
+    "natural logarithm, torch.log."
+)
+ENTROPY_MEAN = "sum over the keys, do not average: H = -sum_j a_j log a_j."
+ENTROPY_DIM = (
+    "you summed over the wrong axis: a query's weights run along the last "
+    "dimension (the keys), so sum over dim=-1."
+)
+
+
+def attention_entropy(fn: Callable[[Tensor], Tensor]) -> bool:
+    """Check ``fn(weights)``: entropy in nats of each row, ``(..., T, S) -> (..., T)``.
+
+    ``H = -sum_j a_j log a_j`` with ``0 log 0 = 0``: masked keys add nothing.
+    """
+    uniform = torch.full((2, 3, 4, 5), 0.2)  # (B, h, T, S)
+    one_hot = torch.eye(4)[None]  # (1, T, S): each query on one key
+    rows = torch.softmax(_rand(2, 4, 6, 6, seed=70), dim=-1)  # (B, h, T, S)
+    causal = _masks.masked_softmax(
+        _rand(2, 5, 5, seed=71), _masks.causal_mask(5)
+    )  # (h, T, S), zeros above the diagonal
+    single = torch.ones(3, 1)  # (T, S=1)
+
+    def reference(w: Tensor) -> Tensor:
+        return -torch.special.xlogy(w, w).sum(dim=-1)
+
+    def naive(w: Tensor) -> Tensor:
+        return -(w * w.log()).sum(dim=-1)
+
+    cases = []
+    for label, w in [
+        ("uniform rows: weights (2, 3, 4, 5), all 0.2", uniform),
+        ("one key per query: weights (1, 4, 4)", one_hot),
+        ("softmax rows: weights (2, 4, 6, 6)", rows),
+        ("causal weights with zeros: (2, 5, 5)", causal),
+        ("a single key: weights (3, 1)", single),
+    ]:
+        plogp = torch.special.xlogy(w, w)  # (..., T, S), 0 where w == 0
+        cases.append(
+            Case(
+                label,
+                (w,),
+                reference(w),
+                mistakes={
+                    ENTROPY_NAN: naive(w),
+                    ENTROPY_SIGN: plogp.sum(dim=-1),
+                    ENTROPY_LOG2: reference(w) / math.log(2),
+                    ENTROPY_MEAN: -plogp.mean(dim=-1),
+                    ENTROPY_DIM: -plogp.sum(dim=-2),
+                },
+                hint="-(w * log w) summed over the last dim, with 0 log 0 = 0: "
+                "-torch.special.xlogy(w, w).sum(dim=-1).",
+            )
+        )
+    return run_checks("attention_entropy", fn, cases)
+from ._checks_variants import repeat_kv  # noqa: E402, F401

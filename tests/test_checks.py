@@ -301,3 +301,52 @@ def test_multi_head_attention_accepts_reference_and_checks_masks(capsys):
 def test_multi_head_attention_stub(capsys):
     ok, report = verdict(capsys, checks.multi_head_attention, stub)
     assert ok is False and "not attempted yet" in report
+
+
+# --- attention_entropy (chapter 8, the head-count explorer) ------------------------
+
+
+def entropy_reference(w):
+    return -torch.special.xlogy(w, w).sum(dim=-1)
+
+
+def entropy_naive(w):
+    return -(w * w.log()).sum(dim=-1)  # 0 * log 0 = NaN on masked keys
+
+
+def entropy_no_minus(w):
+    return torch.special.xlogy(w, w).sum(dim=-1)
+
+
+def entropy_bits(w):
+    return -torch.special.xlogy(w, w).sum(dim=-1) / math.log(2)
+
+
+def entropy_mean(w):
+    return -torch.special.xlogy(w, w).mean(dim=-1)
+
+
+def entropy_wrong_dim(w):
+    return -torch.special.xlogy(w, w).sum(dim=-2)
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (entropy_naive, "0 * log(0) is NaN"),
+        (entropy_no_minus, "lost the minus sign"),
+        (entropy_bits, "in bits (log2)"),
+        (entropy_mean, "do not average"),
+        (entropy_wrong_dim, "wrong axis"),
+    ],
+)
+def test_attention_entropy_mistakes_are_named(capsys, wrong, hint):
+    ok, report = verdict(capsys, checks.attention_entropy, wrong)
+    assert ok is False and hint in report, report
+
+
+def test_attention_entropy_accepts_reference_and_rejects_stub(capsys):
+    ok, report = verdict(capsys, checks.attention_entropy, entropy_reference)
+    assert ok is True and "all 5 cases pass" in report, report
+    ok, report = verdict(capsys, checks.attention_entropy, stub)
+    assert ok is False and "not attempted yet" in report
