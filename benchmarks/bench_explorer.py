@@ -1,0 +1,135 @@
+"""Time the head-count explorer: from a control change to the finished figure.
+
+A slider move calls :func:`mha.explorer.show_explorer` (compute the weights, print the
+cost line, build the figure, ``plt.show()``). This script calls that same function,
+then draws the figure on an Agg canvas (``fig.canvas.draw()``) and closes it: the
+whole redraw except the PNG encoding. A second column adds the PNG encoding, which
+Jupyter's inline backend does on top to send the picture to the browser. A third
+times :func:`mha.explorer.render_frame`, one frame of the static slider.
+
+    python benchmarks/bench_explorer.py              # 2 threads, 20 repeats
+    python benchmarks/bench_explorer.py --repeats 40
+
+Target: under 200 ms (median) for d_model 64, 12 tokens, 8 heads, no mask.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import statistics
+import time
+import warnings
+from collections.abc import Callable
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+
+from mha import explorer  # noqa: E402
+
+TARGET_MS = 200.0
+# (num_heads, seq_len, mask, temperature); the first is the target setting.
+SETTINGS = [
+    (8, 12, "none", 1.0),
+    (1, 12, "none", 1.0),
+    (4, 12, "causal", 0.5),
+    (8, 12, "padding", 1.0),  # padded to 14 tokens
+    (64, 12, "none", 1.0),
+    (8, 4, "none", 2.0),
+]
+SENTENCE = explorer.SENTENCES[1]  # 12 tokens
+
+
+def redraw(num_heads: int, seq_len: int, mask: str, temperature: float) -> None:
+    """What one control change costs: the widget's callback, the draw, the close."""
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # Agg cannot "show"
+        fig = explorer.show_explorer(num_heads, SENTENCE, seq_len, temperature, mask)
+    fig.canvas.draw()
+    plt.close(fig)
+
+
+def redraw_png(num_heads: int, seq_len: int, mask: str, temperature: float) -> None:
+    """The same, with the PNG encoding that Jupyter's inline backend adds."""
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        fig = explorer.show_explorer(num_heads, SENTENCE, seq_len, temperature, mask)
+    fig.savefig(io.BytesIO(), format="png")  # draws, then encodes
+    plt.close(fig)
+
+
+def frame(num_heads: int, seq_len: int, mask: str, temperature: float) -> None:
+    """One pre-rendered frame of the static slider (Agg, palette PNG)."""
+    view = explorer.View(num_heads, SENTENCE, seq_len, temperature, mask)
+    explorer.render_frame(view)
+
+
+def median_ms(
+    fn: Callable[..., None], args: tuple, repeats: int, warmup: int
+) -> tuple[float, float]:
+    """Median and minimum of ``repeats`` timed calls, after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        fn(*args)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn(*args)
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times), min(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=20, help="timed calls")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed calls first")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    print(
+        f"torch {torch.__version__}, matplotlib {matplotlib.__version__} (Agg), "
+        f"{torch.get_num_threads()} torch threads, CPU; d_model {explorer.D_MODEL}; "
+        f"median (min) of {args.repeats} calls after {args.warmup} warm-up calls.\n"
+    )
+    header = (
+        "| h | tokens | mask | τ | redraw ms | vs 200 ms | + PNG ms | static frame ms |"
+    )
+    print(header)
+    print("|" + "---|" * header.count(" | ") + "---|")
+    target = None
+    for setting in SETTINGS:
+        h, seq_len, mask, tau = setting
+        tokens = len(explorer.prepare_tokens(SENTENCE, seq_len, mask)[0])
+        med, low = median_ms(redraw, setting, args.repeats, args.warmup)
+        png, png_low = median_ms(redraw_png, setting, args.repeats, args.warmup)
+        still, still_low = median_ms(frame, setting, args.repeats, args.warmup)
+        print(
+            f"| {h} | {tokens} | {mask} | {tau:g} | {med:.0f} ({low:.0f}) | "
+            f"{med / TARGET_MS:.2f}x | {png:.0f} ({png_low:.0f}) | "
+            f"{still:.0f} ({still_low:.0f}) |"
+        )
+        if setting == SETTINGS[0]:
+            target = med
+    start = time.perf_counter()
+    explorer.build_static_explorer(explorer.View(8, SENTENCE, 12))
+    build = time.perf_counter() - start
+    print(
+        f"\nbuild_static_explorer (all {len(explorer.HEAD_COUNTS)} frames): "
+        f"{build:.2f} s"
+    )
+    if target is not None:
+        verdict = "meets" if target <= TARGET_MS else "MISSES"
+        print(
+            f"redraw at h = 8, 12 tokens: {target:.0f} ms median, "
+            f"{target / TARGET_MS:.2f}x the {TARGET_MS:.0f} ms target ({verdict} it)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
