@@ -1,0 +1,273 @@
+"""Attention one block of keys at a time, and a way to see what a call allocates.
+
+:func:`blockwise_attention` computes ``softmax(q @ k^T / sqrt(d_k) + mask) @ v``
+without ever holding the ``(..., T, S)`` weight matrix. It walks over the keys in
+blocks of ``block_size`` and keeps, for every query, three running quantities (the
+*online softmax*, the idea behind FlashAttention):
+
+- ``m``, the largest score seen so far, ``(..., T, 1)``;
+- ``l``, the softmax denominator so far, ``sum_j exp(s_j - m)``, ``(..., T, 1)``;
+- ``acc``, the unnormalised output so far, ``sum_j exp(s_j - m) v_j``,
+  ``(..., T, d_v)``.
+
+When a block brings a larger maximum ``m_new``, the old ``l`` and ``acc`` were
+computed against the old ``m`` and are both rescaled by ``exp(m - m_new)`` before the
+block's terms are added. The output is ``acc / l`` at the end. The largest
+intermediate is one ``(..., T, block_size)`` block of scores instead of the whole
+``(..., T, S)`` matrix.
+
+:func:`tensor_memory` runs a function and counts the bytes of the tensors its
+operators create: the peak of what is alive at once and the largest single tensor.
+It needs no GPU and gives the same numbers on every run.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+
+from ._validate import (
+    check_broadcastable,
+    check_floating,
+    check_mask_dtype,
+    check_positive_int,
+    check_same_dtype_device,
+    shape_str,
+)
+
+__all__ = ["TensorMemory", "blockwise_attention", "tensor_memory"]
+
+
+def _check_inputs(q: Tensor, k: Tensor, v: Tensor) -> None:
+    for name, x, layout in (
+        ("q", q, "(..., T, d_k)"),
+        ("k", k, "(..., S, d_k)"),
+        ("v", v, "(..., S, d_v)"),
+    ):
+        check_floating(name, x)
+        if x.dim() < 2:
+            raise ValueError(
+                f"{name} must have at least 2 dims {layout}; got shape "
+                f"{shape_str(x.shape)}. Hint: a single vector is a length-1 "
+                f"sequence, {name}.unsqueeze(0)."
+            )
+    check_same_dtype_device("q", q, k=k, v=v)
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(
+            f"q and k must have the same last dim d_k; got q {shape_str(q.shape)} "
+            f"and k {shape_str(k.shape)}."
+        )
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(
+            f"k and v must have the same length S (dim -2); got k "
+            f"{shape_str(k.shape)} and v {shape_str(v.shape)}. Hint: each key has "
+            f"exactly one value."
+        )
+    try:
+        torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    except RuntimeError:
+        raise ValueError(
+            f"the leading (batch, head) dims of q {shape_str(q.shape)}, k "
+            f"{shape_str(k.shape)} and v {shape_str(v.shape)} do not broadcast. "
+            f"Hint: all three should be (B, h, ...)."
+        ) from None
+
+
+def blockwise_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    block_size: int,
+    attn_mask: Tensor | None = None,
+    *,
+    is_causal: bool = False,
+) -> Tensor:
+    """Scaled dot-product attention over blocks of keys with an online softmax.
+
+    Shapes: ``q (..., T, d_k)``, ``k (..., S, d_k)``, ``v (..., S, d_v)`` ->
+    ``(..., T, d_v)``; leading dims broadcast. Equal (up to rounding) to
+    ``mha.scaled_dot_product_attention(q, k, v, attn_mask, is_causal=is_causal)[0]``
+    for every ``block_size >= 1``; ``block_size >= S`` is one block, the ordinary
+    softmax.
+
+    ``attn_mask`` broadcasts to ``(..., T, S)``: boolean True where attending is NOT
+    allowed (``nn.MultiheadAttention``'s convention), or a float mask added to the
+    scores. ``is_causal`` hides key ``j > i`` from query ``i`` (top-left aligned, as
+    :func:`mha.causal_mask`); its mask is built block by block, never as a whole
+    ``(T, S)`` tensor. A query whose keys are all masked gets a zero output, as in
+    ``mha``. No dropout.
+
+    Memory: besides the inputs and the output, a step holds one block of scores and
+    one of exponentials, ``(..., T, block_size)`` each, and the running ``m``, ``l``
+    ``(..., T, 1)`` and ``acc`` ``(..., T, d_v)``: O(T * block_size), not O(T * S).
+
+    Raises:
+        TypeError: an input is not a floating tensor, or the mask is neither bool nor
+            floating, or ``block_size`` is not an int.
+        ValueError: shapes do not fit together, or ``block_size < 1``.
+    """
+    _check_inputs(q, k, v)
+    check_positive_int("block_size", block_size)
+    T, S = q.shape[-2], k.shape[-2]
+    if attn_mask is not None:
+        check_mask_dtype("attn_mask", attn_mask)
+        target = (*torch.broadcast_shapes(q.shape[:-2], k.shape[:-2]), T, S)
+        check_broadcastable("attn_mask", attn_mask, target, "(..., T, S)")
+    q = q * (1.0 / math.sqrt(q.shape[-1]))  # (..., T, d_k), scaled once
+    lead = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    stat_shape = (*lead, T, 1)
+    m = torch.full(stat_shape, -math.inf, dtype=q.dtype, device=q.device)
+    l = torch.zeros(stat_shape, dtype=q.dtype, device=q.device)  # noqa: E741
+    acc = torch.zeros((*lead, T, v.shape[-1]), dtype=q.dtype, device=q.device)
+    rows = torch.arange(T, device=q.device)[:, None]  # (T, 1), for the causal mask
+
+    for start in range(0, S, block_size):
+        stop = min(start + block_size, S)
+        k_blk = k[..., start:stop, :]  # (..., b, d_k), a view
+        v_blk = v[..., start:stop, :]  # (..., b, d_v), a view
+        s = q @ k_blk.transpose(-2, -1)  # (..., T, d_k) @ (..., d_k, b) -> (..., T, b)
+        # s is a fresh tensor that nothing else reads: update it in place, so that
+        # a step holds one (..., T, b) block, not several.
+        if attn_mask is not None:
+            # A mask broadcast along the keys (last dim 1) applies to every block.
+            blk = attn_mask if attn_mask.shape[-1] == 1 else attn_mask[..., start:stop]
+            if blk.dtype == torch.bool:
+                s.masked_fill_(blk, -math.inf)
+            else:
+                s.add_(blk.to(s.dtype))
+        if is_causal:
+            cols = torch.arange(start, stop, device=q.device)[None, :]  # (1, b)
+            s.masked_fill_(cols > rows, -math.inf)  # (T, b) broadcasts
+        # The output does not depend on m (it cancels in acc / l), so no gradient
+        # needs to flow through it.
+        m_new = torch.maximum(m, s.detach().amax(dim=-1, keepdim=True))  # (..., T, 1)
+        # Rows with no allowed key yet keep m = -inf; shift them by 0 instead, so
+        # that exp(-inf - (-inf)) = NaN never happens.
+        shift = m_new.masked_fill(torch.isneginf(m_new), 0.0)  # (..., T, 1)
+        p = s.sub_(shift).exp_()  # (..., T, b); masked keys give exp(-inf) = 0
+        alpha = torch.exp(m - shift)  # (..., T, 1): rescales what came before
+        l = alpha * l + p.sum(dim=-1, keepdim=True)  # noqa: E741
+        acc = alpha * acc + p @ v_blk  # (..., T, b) @ (..., b, d_v) -> (..., T, d_v)
+        m = m_new
+        del s, p  # free this block before the next one is computed
+    # l == 0 only where every key was masked; acc is 0 there too, so the output is 0.
+    return acc / l.masked_fill(l == 0, 1.0)  # (..., T, d_v)
+
+
+@dataclass
+class TensorMemory:
+    """What :func:`tensor_memory` saw: bytes of tensors created by operators.
+
+    ``peak_bytes``: the most bytes alive at once in tensors the call created (its
+    inputs and the parameters it reads are not counted). ``largest_bytes`` and
+    ``largest_shape``: the single largest tensor created, with the shape the operator
+    that created it gave it (``q @ k.T`` on ``(B, h, T, d_k)`` runs as a
+    ``(B * h, T, S)`` ``bmm`` that is then viewed as ``(B, h, T, S)``). ``ops``: the
+    operators that ran, in order of first use, e.g. ``"aten.bmm.default"``.
+    """
+
+    peak_bytes: int = 0
+    largest_bytes: int = 0
+    largest_shape: tuple[int, ...] = ()
+    ops: list[str] = field(default_factory=list)
+
+
+class _Tracker(TorchDispatchMode):
+    """Counts storages created by operators; frees them when their tensors die."""
+
+    def __init__(self, stats: TensorMemory) -> None:
+        super().__init__()
+        self.stats = stats
+        self.live: dict[int, list[int]] = {}  # storage address -> [bytes, tensors]
+        self.current = 0
+
+    def _release(self, key: int) -> None:
+        entry = self.live.get(key)
+        if entry is None:
+            return
+        entry[1] -= 1
+        if entry[1] == 0:
+            self.current -= entry[0]
+            del self.live[key]
+
+    def __torch_dispatch__(
+        self,
+        func: Any,
+        types: Any,
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        name = str(func)
+        if name not in self.stats.ops:
+            self.stats.ops.append(name)
+        inputs = {
+            t.untyped_storage().data_ptr()
+            for t in tree_flatten((args, kwargs))[0]
+            if isinstance(t, Tensor)
+        }
+        for t in tree_flatten(out)[0]:
+            if not isinstance(t, Tensor):
+                continue
+            storage = t.untyped_storage()
+            key, size = storage.data_ptr(), storage.nbytes()
+            if key in self.live:  # a view of a tensor created earlier
+                self.live[key][1] += 1
+            elif key in inputs or size == 0:  # in place, or a view of an input
+                continue
+            else:
+                self.live[key] = [size, 1]
+                self.current += size
+                self.stats.peak_bytes = max(self.stats.peak_bytes, self.current)
+                if size > self.stats.largest_bytes:
+                    self.stats.largest_bytes = size
+                    self.stats.largest_shape = tuple(t.shape)
+            weakref.finalize(t, self._release, key)
+        return out
+
+
+def tensor_memory(fn: Callable[[], Any]) -> TensorMemory:
+    """Call ``fn()`` once under ``torch.no_grad()`` and count what it allocates.
+
+    Every operator's output tensors are recorded through a ``TorchDispatchMode``; a
+    tensor's bytes count from its creation until the last tensor sharing its storage
+    is garbage. Views and in-place results cost nothing. The result of ``fn`` is
+    dropped before returning.
+
+    What it does not see: memory a kernel uses internally without handing it back as
+    a tensor (a fused kernel's scratch blocks, a whole fused layer such as
+    ``nn.MultiheadAttention``'s inference fast path, which is one operator), and the
+    allocator's caching and fragmentation. So it measures the tensors an algorithm
+    creates, deterministically, on any device; on a GPU
+    ``torch.cuda.max_memory_allocated`` measures the allocator itself.
+
+    Raises:
+        TypeError: ``fn`` is not callable.
+        ValueError: called inside ``torch.inference_mode()``, where composite
+            operators reach the tracker whole and what they create inside is missed.
+    """
+    if not callable(fn):
+        raise TypeError(
+            f"tensor_memory expects a function of no arguments; got "
+            f"{type(fn).__name__}. Hint: wrap the call, tensor_memory(lambda: f(x))."
+        )
+    if torch.is_inference_mode_enabled():
+        raise ValueError(
+            "tensor_memory cannot see inside composite operators in "
+            "torch.inference_mode(). Hint: call it outside inference mode; it runs "
+            "fn under torch.no_grad() itself."
+        )
+    stats = TensorMemory()
+    with torch.no_grad(), _Tracker(stats):
+        out = fn()
+        del out
+    return stats
