@@ -126,3 +126,48 @@ def test_saved_widgets_render_without_a_kernel(browser, site, page):
         assert not visit.errors, visit.errors
     finally:
         visit.page.close()
+
+
+SHOWN_FRAME = """() => {
+  const tab = document.querySelector('.jupyter-widget-tab, .widget-tab');
+  const pages = tab.querySelectorAll('.widget-tab-contents > *');
+  const shown = Array.from(pages).filter(p => !p.classList.contains('lm-mod-hidden')
+                                             && !p.classList.contains('p-mod-hidden'));
+  const img = shown.length !== 1 ? null
+    : (shown[0].tagName === 'IMG' ? shown[0] : shown[0].querySelector('img'));
+  const selected = tab.querySelector('[role=tab][aria-selected=true]');
+  return {src: img ? img.src : null, label: selected ? selected.textContent : null};
+}"""
+
+
+def test_head_count_control_changes_the_figure_without_a_kernel(browser, site):
+    """The explorer's static control (a slider jslinked to a tab of pre-rendered
+    frames) must switch frames in the published page, where no Python runs."""
+    visit = Visit(browser, f"{site}/chapters/08_head_explorer.html")
+    page = visit.page
+    try:
+        readout = page.locator(".widget-readout", has_text="heads").first
+        readout.wait_for(timeout=10_000)
+        slider = readout.locator(
+            "xpath=ancestor::*[contains(@class,'widget-slider')][1]"
+        )
+        handle = slider.locator(".noUi-handle").first
+        before = page.evaluate(SHOWN_FRAME)
+        assert before["src"], "no frame is shown before the control moves"
+        label_before = readout.text_content()
+        handle.focus()
+        page.keyboard.press("ArrowLeft")
+        page.wait_for_timeout(300)
+        after = page.evaluate(SHOWN_FRAME)
+        assert readout.text_content() != label_before, "the slider did not move"
+        assert after["src"] and after["src"] != before["src"], (
+            "the figure did not change"
+        )
+        assert after["label"] != before["label"]
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        slider.scroll_into_view_if_needed()
+        page.screenshot(path=SCREENSHOTS / "explorer_after_moving_heads.png")
+        assert not visit.errors, visit.errors
+        assert not visit.failed, visit.failed
+    finally:
+        page.close()
