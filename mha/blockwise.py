@@ -32,7 +32,6 @@ from typing import Any
 import torch
 from torch import Tensor
 from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten
 
 from ._validate import (
     check_broadcastable,
@@ -180,6 +179,17 @@ class TensorMemory:
     ops: list[str] = field(default_factory=list)
 
 
+def _tensors(obj: Any) -> list[Tensor]:
+    """The tensors in an operator's arguments or results (nested lists, tuples, dicts)."""
+    if isinstance(obj, Tensor):
+        return [obj]
+    if isinstance(obj, (list, tuple)):
+        return [t for item in obj for t in _tensors(item)]
+    if isinstance(obj, dict):
+        return [t for item in obj.values() for t in _tensors(item)]
+    return []
+
+
 class _Tracker(TorchDispatchMode):
     """Counts storages created by operators; frees them when their tensors die."""
 
@@ -188,6 +198,7 @@ class _Tracker(TorchDispatchMode):
         self.stats = stats
         self.live: dict[int, list[int]] = {}  # storage address -> [bytes, tensors]
         self.current = 0
+        self.seen: set[Any] = set()  # operators already listed in stats.ops
 
     def _release(self, key: int) -> None:
         entry = self.live.get(key)
@@ -207,17 +218,11 @@ class _Tracker(TorchDispatchMode):
     ) -> Any:
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
-        name = str(func)
-        if name not in self.stats.ops:
-            self.stats.ops.append(name)
-        inputs = {
-            t.untyped_storage().data_ptr()
-            for t in tree_flatten((args, kwargs))[0]
-            if isinstance(t, Tensor)
-        }
-        for t in tree_flatten(out)[0]:
-            if not isinstance(t, Tensor):
-                continue
+        if func not in self.seen:
+            self.seen.add(func)
+            self.stats.ops.append(str(func))
+        inputs = {t.untyped_storage().data_ptr() for t in _tensors((args, kwargs))}
+        for t in _tensors(out):
             storage = t.untyped_storage()
             key, size = storage.data_ptr(), storage.nbytes()
             if key in self.live:  # a view of a tensor created earlier

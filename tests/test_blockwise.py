@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -258,3 +261,18 @@ def test_tensor_memory_rejects_bad_calls():
         tensor_memory(randn(3))
     with torch.inference_mode(), pytest.raises(ValueError, match="inference"):
         tensor_memory(lambda: randn(3) * 2)
+
+
+# --- benchmarks/bench_scaling.py ---------------------------------------------------
+
+
+def test_scaling_benchmark_runs_and_fits_slopes(capsys):
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_scaling.py"
+    spec = importlib.util.spec_from_file_location("bench_scaling", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.slope([1, 2, 4, 8], [3.0, 12.0, 48.0, 192.0]) == pytest.approx(2.0)
+    assert bench.main(["--quick", "--rounds", "1", "--warmup", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "| 1024 | 80% | mha, weights materialised |" in out
+    assert "Fitted slopes" in out and "n/a" in out
