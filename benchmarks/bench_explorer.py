@@ -3,9 +3,10 @@
 A slider move calls :func:`mha.explorer.show_explorer` (compute the weights, print the
 cost line, build the figure, ``plt.show()``). This script calls that same function,
 then draws the figure on an Agg canvas (``fig.canvas.draw()``) and closes it: the
-whole redraw except the PNG encoding. A second column adds the PNG encoding, which
-Jupyter's inline backend does on top to send the picture to the browser. A third
-times :func:`mha.explorer.render_frame`, one frame of the static slider.
+whole redraw except the PNG encoding. A second column saves the PNG the way
+Jupyter's inline backend does to send the picture to the browser
+(``bbox_inches="tight"``, which draws the figure twice). A third times
+:func:`mha.explorer.render_frame`, one frame of the static slider.
 
     python benchmarks/bench_explorer.py              # 2 threads, 20 repeats
     python benchmarks/bench_explorer.py --repeats 40
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import statistics
 import time
@@ -55,11 +57,11 @@ def redraw(num_heads: int, seq_len: int, mask: str, temperature: float) -> None:
 
 
 def redraw_png(num_heads: int, seq_len: int, mask: str, temperature: float) -> None:
-    """The same, with the PNG encoding that Jupyter's inline backend adds."""
+    """The same, saved to PNG as Jupyter's inline backend saves it."""
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         fig = explorer.show_explorer(num_heads, SENTENCE, seq_len, temperature, mask)
-    fig.savefig(io.BytesIO(), format="png")  # draws, then encodes
+    fig.savefig(io.BytesIO(), format="png", bbox_inches="tight")  # 2 draws + encode
     plt.close(fig)
 
 
@@ -69,18 +71,22 @@ def frame(num_heads: int, seq_len: int, mask: str, temperature: float) -> None:
     explorer.render_frame(view)
 
 
-def median_ms(
-    fn: Callable[..., None], args: tuple, repeats: int, warmup: int
-) -> tuple[float, float]:
-    """Median and minimum of ``repeats`` timed calls, after ``warmup`` untimed ones."""
+def time_all(
+    calls: dict[tuple, Callable[[], None]], repeats: int, warmup: int
+) -> dict[tuple, list[float]]:
+    """Milliseconds per call of every entry, one per round; rounds interleave them,
+    so a slow spell of a shared machine hits every setting alike."""
     for _ in range(warmup):
-        fn(*args)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn(*args)
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times), min(times)
+        for call in calls.values():
+            call()
+    keys = list(calls)
+    times: dict[tuple, list[float]] = {key: [] for key in keys}
+    for r in range(repeats):
+        for key in keys[r % len(keys) :] + keys[: r % len(keys)]:
+            start = time.perf_counter()
+            calls[key]()
+            times[key].append((time.perf_counter() - start) * 1e3)
+    return times
 
 
 def main() -> int:
@@ -94,20 +100,31 @@ def main() -> int:
     print(
         f"torch {torch.__version__}, matplotlib {matplotlib.__version__} (Agg), "
         f"{torch.get_num_threads()} torch threads, CPU; d_model {explorer.D_MODEL}; "
-        f"median (min) of {args.repeats} calls after {args.warmup} warm-up calls.\n"
+        f"median (min) of {args.repeats} calls after {args.warmup} warm-up calls, all "
+        f"settings interleaved round by round.\n"
     )
     header = (
-        "| h | tokens | mask | τ | redraw ms | vs 200 ms | + PNG ms | static frame ms |"
+        "| h | tokens | mask | τ | redraw ms | vs 200 ms | inline PNG ms "
+        "| static frame ms |"
     )
     print(header)
     print("|" + "---|" * header.count(" | ") + "---|")
+    measures = {"redraw": redraw, "png": redraw_png, "frame": frame}
+    calls = {
+        (setting, name): functools.partial(fn, *setting)
+        for setting in SETTINGS
+        for name, fn in measures.items()
+    }
+    times = time_all(calls, args.repeats, args.warmup)
     target = None
     for setting in SETTINGS:
         h, seq_len, mask, tau = setting
         tokens = len(explorer.prepare_tokens(SENTENCE, seq_len, mask)[0])
-        med, low = median_ms(redraw, setting, args.repeats, args.warmup)
-        png, png_low = median_ms(redraw_png, setting, args.repeats, args.warmup)
-        still, still_low = median_ms(frame, setting, args.repeats, args.warmup)
+        med, low = (f(times[setting, "redraw"]) for f in (statistics.median, min))
+        png, png_low = (f(times[setting, "png"]) for f in (statistics.median, min))
+        still, still_low = (
+            f(times[setting, "frame"]) for f in (statistics.median, min)
+        )
         print(
             f"| {h} | {tokens} | {mask} | {tau:g} | {med:.0f} ({low:.0f}) | "
             f"{med / TARGET_MS:.2f}x | {png:.0f} ({png_low:.0f}) | "
