@@ -180,7 +180,7 @@ class TensorMemory:
 
 
 def _tensors(obj: Any) -> list[Tensor]:
-    """The tensors in an operator's arguments or results (nested lists, tuples, dicts)."""
+    """The tensors in an operator's arguments or results (lists, tuples, dicts)."""
     if isinstance(obj, Tensor):
         return [obj]
     if isinstance(obj, (list, tuple)):
