@@ -8,6 +8,7 @@ the likely mistake. It returns True or False so a solution notebook can assert i
 
 from __future__ import annotations
 
+import inspect
 import os
 import textwrap
 import traceback
@@ -37,6 +38,31 @@ class Case:
     kwargs: dict[str, Any] = field(default_factory=dict)
     mistakes: dict[str, Any] = field(default_factory=dict)
     hint: str = ""
+
+
+def rand(*shape: int, seed: int) -> Tensor:
+    """A standard-normal tensor from its own generator: cases never change."""
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+def takes_keyword(fn: Callable[..., Any], name: str) -> bool:
+    """Whether ``fn`` has a parameter called ``name`` (or takes **kwargs)."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except ValueError:
+        return False
+    return any(p.name == name or p.kind is p.VAR_KEYWORD for p in params)
+
+
+def takes(fn: Callable[..., Any], n: int) -> bool:
+    """Whether ``fn`` can be called with ``n`` positional arguments."""
+    try:
+        inspect.signature(fn).bind(*range(n))
+    except TypeError:
+        return False
+    except ValueError:  # no signature (a builtin): assume it can
+        return True
+    return True
 
 
 def describe(value: Any) -> str:

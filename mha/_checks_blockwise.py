@@ -8,17 +8,15 @@ the usual slips produce are recognised and named.
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Callable
-from typing import Any
 
 import torch
 from torch import Tensor
 
 from . import attention as _attention
 from . import masks as _masks
-from ._checking import Case, run_checks
+from ._checking import Case, rand, run_checks, takes_keyword
 
 __all__ = ["online_softmax_attention"]
 
@@ -46,18 +44,6 @@ HINT = (
     "exp(m - m_new), l = alpha * l + p.sum, acc = alpha * acc + p @ v_blk; return "
     "acc / l."
 )
-
-
-def _rand(*shape: int, seed: int) -> Tensor:
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
-
-
-def _takes_keyword(fn: Callable[..., Any], name: str) -> bool:
-    try:
-        params = inspect.signature(fn).parameters.values()
-    except ValueError:
-        return False
-    return any(p.name == name or p.kind is p.VAR_KEYWORD for p in params)
 
 
 def _online(
@@ -114,9 +100,9 @@ def online_softmax_attention(fn: Callable[..., Tensor]) -> bool:
     ]
     cases = []
     for number, (label, lead, T, S, b, size) in enumerate(shapes):
-        q = _rand(*lead, T, 8, seed=number) * size
-        k = _rand(*lead, S, 8, seed=number + 20)
-        v = _rand(*lead, S, 8, seed=number + 40)
+        q = rand(*lead, T, 8, seed=number) * size
+        k = rand(*lead, S, 8, seed=number + 20)
+        v = rand(*lead, S, 8, seed=number + 40)
         expected, _ = _attention.scaled_dot_product_attention(q, k, v)
         mistakes = {
             NO_ACC_RESCALE: _online(q, k, v, b, rescale_acc=False),
@@ -126,8 +112,8 @@ def online_softmax_attention(fn: Callable[..., Tensor]) -> bool:
         }
         hint = NO_MAX_HINT if size > 1 else HINT
         cases.append(Case(label, (q, k, v, b), expected, mistakes=mistakes, hint=hint))
-    if _takes_keyword(fn, "is_causal"):
-        q, k, v = (_rand(2, 6, 8, seed=s) for s in (61, 62, 63))
+    if takes_keyword(fn, "is_causal"):
+        q, k, v = (rand(2, 6, 8, seed=s) for s in (61, 62, 63))
         expected, _ = _attention.scaled_dot_product_attention(
             q, k, v, _masks.causal_mask(6)
         )

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from . import toy as _toy
-from ._checking import Case, run_checks
+from ._checking import Case, rand, run_checks
 
 __all__ = ["mask_heads"]
 
@@ -38,10 +38,6 @@ MASK_HINT = (
     "multiply heads by head_mask[..., None, None]: (h,) -> (h, 1, 1) and "
     "(B, h) -> (B, h, 1, 1) both line up with the head axis, dim 1."
 )
-
-
-def _rand(*shape: int, seed: int) -> Tensor:
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
 
 
 def _maybe(fn: Callable[[], Tensor]) -> Tensor | None:
@@ -84,7 +80,7 @@ def mask_heads(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
             [0.0],
         ),
     ]:
-        heads = _rand(*shape, seed=sum(shape))
+        heads = rand(*shape, seed=sum(shape))
         mask = torch.tensor(gates)
         mistakes: dict[str, Tensor | None] = {
             GATES_ON_FEATURES: _maybe(lambda h=heads, m=mask: h * m),

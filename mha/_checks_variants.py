@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import torch
 from torch import Tensor
 
-from ._checking import Case, run_checks
+from ._checking import Case, rand, run_checks
 from .kv_cache import repeat_kv as _repeat_kv
 
 __all__ = ["repeat_kv"]
@@ -35,10 +34,6 @@ REPEAT_TOTAL = (
 )
 
 
-def _rand(*shape: int, seed: int) -> Tensor:
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
-
-
 def repeat_kv(fn: Callable[[Tensor, int], Tensor]) -> bool:
     """Check ``fn(x, group_size)``: ``(B, h_kv, S, d_k) -> (B, h_kv * group_size, S,
     d_k)``, where output head ``i`` is input head ``i // group_size``."""
@@ -50,7 +45,7 @@ def repeat_kv(fn: Callable[[Tensor, int], Tensor]) -> bool:
         ("standard: x (1, 3, 2, 4), group_size=1 (h = h_kv)", (1, 3, 2, 4), 1),
         ("one position: x (3, 2, 1, 5), group_size=2", (3, 2, 1, 5), 2),
     ]:
-        x = _rand(B, h_kv, S, d, seed=10 * h_kv + S)
+        x = rand(B, h_kv, S, d, seed=10 * h_kv + S)
         mistakes = {
             REPEAT_TILED: x.repeat(1, g, 1, 1),
             REPEAT_TIME: x.repeat_interleave(g, dim=2),

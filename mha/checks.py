@@ -13,7 +13,6 @@ raises because your answer is wrong; an untouched stub is reported as not attemp
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Callable
 from typing import Any
@@ -25,7 +24,7 @@ from . import attention as _attention
 from . import functional as _functional
 from . import heads as _heads
 from . import masks as _masks
-from ._checking import Case, describe, run_checks
+from ._checking import Case, describe, rand, run_checks, takes, takes_keyword
 
 __all__ = [
     "attention_entropy",
@@ -76,30 +75,6 @@ MASK_IGNORED = (
 )
 
 
-def _rand(*shape: int, seed: int) -> Tensor:
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
-
-
-def _takes_keyword(fn: Callable[..., Any], name: str) -> bool:
-    """Whether ``fn`` has a parameter called ``name`` (or takes **kwargs)."""
-    try:
-        params = inspect.signature(fn).parameters.values()
-    except ValueError:
-        return False
-    return any(p.name == name or p.kind is p.VAR_KEYWORD for p in params)
-
-
-def _takes(fn: Callable[..., Any], n: int) -> bool:
-    """Whether ``fn`` can be called with ``n`` positional arguments."""
-    try:
-        inspect.signature(fn).bind(*range(n))
-    except TypeError:
-        return False
-    except ValueError:  # no signature (a builtin): assume it can
-        return True
-    return True
-
-
 def split_heads(fn: Callable[[Tensor, int], Tensor]) -> bool:
     """Check ``fn(x, num_heads)``: ``(B, T, E) -> (B, h, T, d_k)``."""
     cases = []
@@ -109,7 +84,7 @@ def split_heads(fn: Callable[[Tensor, int], Tensor]) -> bool:
         ("length 1: x (2, 1, 8), num_heads=4", (2, 1, 8), 4),
         ("head_dim 1: x (1, 3, 4), num_heads=4", (1, 3, 4), 4),
     ]:
-        x = _rand(B, T, E, seed=E + T)
+        x = rand(B, T, E, seed=E + T)
         d = E // h
         cases.append(
             Case(
@@ -137,7 +112,7 @@ def merge_heads(fn: Callable[[Tensor], Tensor]) -> bool:
         ("length 1: x (2, 4, 1, 2)", (2, 4, 1, 2)),
         ("head_dim 1: x (1, 4, 3, 1)", (1, 4, 3, 1)),
     ]:
-        x = _rand(B, h, T, d, seed=h * 10 + T)
+        x = rand(B, h, T, d, seed=h * 10 + T)
         cases.append(
             Case(
                 label,
@@ -165,7 +140,7 @@ def attention_scores(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
         ("no batch dims: q (5, 16), k (7, 16)", (5, 16), (7, 16)),
         ("length 1: q (1, 1, 1, 4), k (1, 1, 1, 4)", (1, 1, 1, 4), (1, 1, 1, 4)),
     ]:
-        q, k = _rand(*q_shape, seed=1), _rand(*k_shape, seed=2)
+        q, k = rand(*q_shape, seed=1), rand(*k_shape, seed=2)
         raw = q @ k.transpose(-2, -1)
         d = q.shape[-1]
         cases.append(
@@ -197,7 +172,7 @@ def block_diagonal(fn: Callable[[Tensor, int], Tensor]) -> bool:
         ("one head: weight (6, 6), num_heads=1", 6, 1),
         ("head_dim 1: weight (1, 1), num_heads=5", 1, 5),
     ]:
-        w = _rand(d, d, seed=60 + d)
+        w = rand(d, d, seed=60 + d)
         cases.append(
             Case(
                 label,
@@ -220,7 +195,7 @@ def block_diagonal(fn: Callable[[Tensor, int], Tensor]) -> bool:
 def causal_mask(fn: Callable[..., Tensor]) -> bool:
     """Check ``fn(T)`` (and ``fn(T, S)`` if it takes S): bool (T, S), True = future."""
     shapes = [("ordinary: T=5", (5,)), ("length 1: T=1", (1,)), ("T=2", (2,))]
-    if _takes(fn, 2):
+    if takes(fn, 2):
         shapes.append(("cross lengths: T=3, S=5", (3, 5)))
     cases = []
     for label, args in shapes:
@@ -273,7 +248,7 @@ def padding_mask(fn: Callable[[Tensor, int], Tensor]) -> bool:
 
 def masked_softmax(fn: Callable[..., Tensor]) -> bool:
     """Check ``fn(scores, mask=None)``: softmax over the last dim, masks respected."""
-    scores = _rand(2, 3, 4, 4, seed=3)
+    scores = rand(2, 3, 4, 4, seed=3)
     causal = _masks.causal_mask(4)
     pad = _masks.padding_mask(torch.tensor([4, 2]), 4)[:, None, None, :]  # (B,1,1,S)
     additive = torch.zeros(4, 4).masked_fill(causal, float("-inf"))
@@ -338,8 +313,8 @@ def scaled_dot_product_attention(fn: Callable[..., tuple[Tensor, Tensor]]) -> bo
         ("cross-attention: q (2, 3, 8), k and v (2, 6, 8)", (3, 6), (2,)),
         ("length 1: q (1, 1, 8)", (1, 1), (1,)),
     ]:
-        q = _rand(*lead, T, 8, seed=T)
-        k, v = _rand(*lead, S, 8, seed=S + 10), _rand(*lead, S, 8, seed=S + 20)
+        q = rand(*lead, T, 8, seed=T)
+        k, v = rand(*lead, S, 8, seed=S + 10), rand(*lead, S, 8, seed=S + 20)
         raw = q @ k.transpose(-2, -1)
         expected = _attention.scaled_dot_product_attention(q, k, v)
         no_scale = torch.softmax(raw, -1)
@@ -358,8 +333,8 @@ def scaled_dot_product_attention(fn: Callable[..., tuple[Tensor, Tensor]]) -> bo
                 "return (output, weights).",
             )
         )
-    if _takes(fn, 4):
-        q, k, v = (_rand(2, 5, 8, seed=s) for s in (31, 32, 33))
+    if takes(fn, 4):
+        q, k, v = (rand(2, 5, 8, seed=s) for s in (31, 32, 33))
         causal = _masks.causal_mask(5)
         inverted = torch.softmax(
             (q @ k.transpose(-2, -1) / math.sqrt(8)).masked_fill(~causal, -math.inf), -1
@@ -421,13 +396,13 @@ def multi_head_attention(fn: Callable[..., tuple[Tensor, Tensor]]) -> bool:
         ("length 1: T=S=1, E=8, h=2", (2, 1, 1, 8, 2)),
     ]:
         query, key, value = (
-            _rand(B, n, E, seed=E + n + i) for i, n in enumerate((T, S, S))
+            rand(B, n, E, seed=E + n + i) for i, n in enumerate((T, S, S))
         )
         w = {
-            f"w_{n}": _rand(E, E, seed=40 + i) / math.sqrt(E)
+            f"w_{n}": rand(E, E, seed=40 + i) / math.sqrt(E)
             for i, n in enumerate("qkvo")
         }
-        w |= {f"b_{n}": _rand(E, seed=50 + i) / 10 for i, n in enumerate("qkvo")}
+        w |= {f"b_{n}": rand(E, seed=50 + i) / 10 for i, n in enumerate("qkvo")}
         expected = _functional.multi_head_attention(
             query, key, value, num_heads=h, **w, average_attn_weights=False
         )
@@ -454,7 +429,7 @@ def multi_head_attention(fn: Callable[..., tuple[Tensor, Tensor]]) -> bool:
                 "then project with w_o; return (output, weights per head).",
             )
         )
-    if _takes_keyword(fn, "attn_mask"):
+    if takes_keyword(fn, "attn_mask"):
         case = cases[0]
         mask = _masks.causal_mask(5)
         expected = _functional.multi_head_attention(
@@ -521,9 +496,9 @@ def attention_entropy(fn: Callable[[Tensor], Tensor]) -> bool:
     """
     uniform = torch.full((2, 3, 4, 5), 0.2)  # (B, h, T, S)
     one_hot = torch.eye(4)[None]  # (1, T, S): each query on one key
-    rows = torch.softmax(_rand(2, 4, 6, 6, seed=70), dim=-1)  # (B, h, T, S)
+    rows = torch.softmax(rand(2, 4, 6, 6, seed=70), dim=-1)  # (B, h, T, S)
     causal = _masks.masked_softmax(
-        _rand(2, 5, 5, seed=71), _masks.causal_mask(5)
+        rand(2, 5, 5, seed=71), _masks.causal_mask(5)
     )  # (h, T, S), zeros above the diagonal
     single = torch.ones(3, 1)  # (T, S=1)
 
@@ -559,6 +534,8 @@ def attention_entropy(fn: Callable[[Tensor], Tensor]) -> bool:
             )
         )
     return run_checks("attention_entropy", fn, cases)
+
+
 from ._checks_blockwise import online_softmax_attention  # noqa: E402, F401
 from ._checks_blog import blog_mask_to_torch  # noqa: E402, F401
 from ._checks_head_mask import mask_heads  # noqa: E402, F401
