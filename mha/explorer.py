@@ -764,15 +764,25 @@ def show_explorer(
     temperature: float = 1.0,
     mask: str = "none",
 ) -> Figure:
-    """The live widget's callback: compute, print the cost, draw, ``plt.show()``.
+    """The live widget's callback: compute, print the cost, draw, show as a PNG.
 
-    Returns the Figure. ``plt.show()`` displays it (Jupyter's inline backend then
-    closes it); with a non-interactive backend such as Agg the caller closes it.
+    The figure is drawn once and shown as a PNG image. Jupyter's inline backend would
+    save it with ``bbox_inches="tight"``, which draws the figure twice (about 80 ms
+    more per slider move); the explorer's layout is fixed, so nothing needs trimming.
+    The figure is then closed, so figures never stack up (what ``plt.show()`` does
+    for inline plots). Returns the (closed) Figure.
     """
     data = compute_view(View(num_heads, sentence, seq_len, temperature, mask))
     print(cost_line(data))
     fig = draw_explorer(data)
-    plt.show()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=FRAME_DPI)  # one draw, then the encoding
+    plt.close(fig)
+    try:
+        from IPython.display import Image, display
+    except ImportError:  # plain Python: nothing to show the picture in
+        return fig
+    display(Image(data=buffer.getvalue(), format="png"))
     return fig
 
 

@@ -8,7 +8,6 @@ import math
 import os
 import subprocess
 import sys
-import warnings
 
 import matplotlib
 
@@ -321,8 +320,13 @@ def test_live_explorer_calls_back_on_every_control():
     assert calls[-1] == new and len(calls) == 1 + len(new)
 
 
-def test_live_explorer_draws_every_option_of_every_control(capsys):
-    """The real callback, through the widget, for each option of each control."""
+def test_live_explorer_draws_every_option_of_every_control(capsys, monkeypatch):
+    """The real callback, through the widget, for each option of each control: each
+    change shows one PNG and leaves no figure open (none stack up)."""
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj))
     widgets()
     box = ex.build_explorer()
     plt.close("all")
@@ -334,16 +338,16 @@ def test_live_explorer_draws_every_option_of_every_control(capsys):
         "mask": ex.MASKS,
     }
     drawn = 0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # Agg cannot show
-        for name, values in options.items():
-            for value in values:
-                if box.controls[name].value == value:
-                    continue
-                box.controls[name].value = value
-                drawn += 1
-                assert len(plt.get_fignums()) == 1, f"{name}={value!r} drew no figure"
-                plt.close("all")
+    for name, values in options.items():
+        for value in values:
+            if box.controls[name].value == value:
+                continue
+            before = len(shown)
+            box.controls[name].value = value
+            drawn += 1
+            assert len(shown) == before + 1, f"{name}={value!r} showed no figure"
+            assert shown[-1].data.startswith(b"\x89PNG"), "not a PNG"
+            assert plt.get_fignums() == [], f"{name}={value!r} left a figure open"
     assert drawn >= 20
     assert "parameters, the same for every h" in capsys.readouterr().out
 
