@@ -24,13 +24,14 @@ from ._validate import (
 from .masks import causal_mask, combine_masks, masked_softmax
 
 
-def _check_qkv_rank(name: str, x: Tensor, layout: str) -> None:
+def check_qkv_rank(name: str, x: Tensor, layout: str) -> None:
+    """A floating tensor with at least the two dims that ``layout`` names."""
     check_floating(name, x)
     if x.dim() < 2:
         raise ValueError(
             f"{name} must have at least 2 dims {layout}; got shape "
             f"{shape_str(x.shape)}. Hint: a single vector is a length-1 sequence, "
-            f"x.unsqueeze(0)."
+            f"{name}.unsqueeze(0)."
         )
 
 
@@ -53,8 +54,8 @@ def attention_scores(q: Tensor, k: Tensor) -> Tensor:
     scores' variance near 1 when the entries of ``q`` and ``k`` have variance 1, so the
     softmax does not saturate as ``d_k`` grows. Leading dims broadcast.
     """
-    _check_qkv_rank("q", q, "(..., T, d_k)")
-    _check_qkv_rank("k", k, "(..., S, d_k)")
+    check_qkv_rank("q", q, "(..., T, d_k)")
+    check_qkv_rank("k", k, "(..., S, d_k)")
     check_same_dtype_device("q", q, k=k)
     if q.shape[-1] != k.shape[-1]:
         raise ValueError(
@@ -96,7 +97,7 @@ def scaled_dot_product_attention(
     ``nn.MultiheadAttention`` returns NaN (pytorch issues 41508 and 160064).
     """
     scores = attention_scores(q, k)  # (..., T, S)
-    _check_qkv_rank("v", v, "(..., S, d_v)")
+    check_qkv_rank("v", v, "(..., S, d_v)")
     check_same_dtype_device("q", q, v=v)
     if v.shape[-2] != k.shape[-2]:
         raise ValueError(

@@ -35,12 +35,12 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from ._validate import (
     check_broadcastable,
-    check_floating,
     check_mask_dtype,
     check_positive_int,
     check_same_dtype_device,
     shape_str,
 )
+from .attention import check_qkv_rank
 
 __all__ = ["TensorMemory", "blockwise_attention", "tensor_memory"]
 
@@ -51,13 +51,7 @@ def _check_inputs(q: Tensor, k: Tensor, v: Tensor) -> None:
         ("k", k, "(..., S, d_k)"),
         ("v", v, "(..., S, d_v)"),
     ):
-        check_floating(name, x)
-        if x.dim() < 2:
-            raise ValueError(
-                f"{name} must have at least 2 dims {layout}; got shape "
-                f"{shape_str(x.shape)}. Hint: a single vector is a length-1 "
-                f"sequence, {name}.unsqueeze(0)."
-            )
+        check_qkv_rank(name, x, layout)
     check_same_dtype_device("q", q, k=k, v=v)
     if q.shape[-1] != k.shape[-1]:
         raise ValueError(
