@@ -32,6 +32,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from mha import explorer  # noqa: E402
+from mha.utils import interleaved_times  # noqa: E402
 
 TARGET_MS = 200.0
 # (num_heads, seq_len, mask, temperature); the first is the target setting.
@@ -74,17 +75,8 @@ def time_all(
 ) -> dict[tuple, list[float]]:
     """Milliseconds per call of every entry, one per round; rounds interleave them,
     so a slow spell of a shared machine hits every setting alike."""
-    for _ in range(warmup):
-        for call in calls.values():
-            call()
-    keys = list(calls)
-    times: dict[tuple, list[float]] = {key: [] for key in keys}
-    for r in range(repeats):
-        for key in keys[r % len(keys) :] + keys[: r % len(keys)]:
-            start = time.perf_counter()
-            calls[key]()
-            times[key].append((time.perf_counter() - start) * 1e3)
-    return times
+    times = interleaved_times(calls, repeats, warmup)
+    return {key: [t * 1e3 for t in ts] for key, ts in times.items()}
 
 
 def main() -> int:

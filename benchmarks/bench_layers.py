@@ -15,13 +15,14 @@ The target: ``mha.MultiHeadAttention`` (need_weights=False) within 1.10x of
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
-import time
 from collections.abc import Callable
 
 import torch
 
 import mha
+from mha.utils import interleaved_times
 
 GRID = [(4, 128, 256, 4), (4, 512, 512, 8), (1, 1024, 512, 8), (16, 64, 512, 8)]
 QUICK_GRID = [(4, 512, 512, 8)]
@@ -52,18 +53,9 @@ def time_layers(
     warmup: int,
 ) -> dict[str, list[float]]:
     """Seconds per call of every layer, one per round; rounds interleave and rotate."""
-    names = list(layers)
-    times: dict[str, list[float]] = {name: [] for name in names}
+    calls = {name: functools.partial(layer, x) for name, layer in layers.items()}
     with torch.inference_mode():
-        for _ in range(warmup):
-            for name in names:
-                layers[name](x)
-        for r in range(rounds):
-            for name in names[r % len(names) :] + names[: r % len(names)]:
-                start = time.perf_counter()
-                layers[name](x)
-                times[name].append(time.perf_counter() - start)
-    return times
+        return interleaved_times(calls, rounds, warmup)
 
 
 def main() -> int:

@@ -33,6 +33,7 @@ thread gives clean slopes.
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import time
 from collections.abc import Callable
@@ -42,6 +43,7 @@ import torch
 
 import mha
 from mha.blockwise import blockwise_attention, tensor_memory
+from mha.utils import interleaved_times
 
 GRID = [128, 256, 512, 1024, 2048, 4096]
 QUICK_GRID = [128, 256, 512, 1024]
@@ -79,21 +81,10 @@ def time_layers(
     layers: dict[str, Layer], x: torch.Tensor, rounds: int, warmup: int
 ) -> dict[str, list[float]]:
     """Seconds per call of every layer, one per round; rounds interleave and rotate."""
-    names = list(layers)
-    times: dict[str, list[float]] = {name: [] for name in names}
-    sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)
+    calls = {name: functools.partial(layer, x) for name, layer in layers.items()}
+    sync = torch.cuda.synchronize if x.is_cuda else None
     with torch.inference_mode():
-        for _ in range(warmup):
-            for name in names:
-                layers[name](x)
-        for r in range(rounds):
-            for name in names[r % len(names) :] + names[: r % len(names)]:
-                sync()
-                start = time.perf_counter()
-                layers[name](x)
-                sync()
-                times[name].append(time.perf_counter() - start)
-    return times
+        return interleaved_times(calls, rounds, warmup, sync=sync)
 
 
 def peak_bytes(name: str, layer: Layer, x: torch.Tensor) -> int | None:

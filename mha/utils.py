@@ -1,11 +1,16 @@
-"""Small conveniences for notebooks: pick a device, seed every random generator."""
+"""Small conveniences: pick a device, seed every random generator, time fairly."""
 
 from __future__ import annotations
 
 import random
+import time
+from collections.abc import Callable, Hashable, Mapping
+from typing import TypeVar
 
 import numpy as np
 import torch
+
+K = TypeVar("K", bound=Hashable)
 
 
 def get_device() -> torch.device:
@@ -26,3 +31,39 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def interleaved_times(
+    calls: Mapping[K, Callable[[], object]],
+    rounds: int,
+    warmup: int = 0,
+    *,
+    sync: Callable[[], None] | None = None,
+) -> dict[K, list[float]]:
+    """Seconds per call of every entry of ``calls``, one measurement per round.
+
+    Each round calls every entry once, starting one entry later than the round
+    before, so a slow spell of a shared machine (or a cache that warms up) hits every
+    entry alike; that is what makes the ratios the benchmarks print fair. ``warmup``
+    untimed rounds come first. ``sync`` (e.g. ``torch.cuda.synchronize``) runs before
+    and after each timed call, for work that runs asynchronously.
+    """
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+        raise ValueError(f"rounds must be a positive int; got {rounds!r}.")
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        raise ValueError(f"warmup must be an int >= 0; got {warmup!r}.")
+    keys = list(calls)
+    for _ in range(warmup):
+        for key in keys:
+            calls[key]()
+    wait = sync or (lambda: None)
+    times: dict[K, list[float]] = {key: [] for key in keys}
+    for r in range(rounds):
+        shift = r % len(keys) if keys else 0
+        for key in keys[shift:] + keys[:shift]:
+            wait()
+            start = time.perf_counter()
+            calls[key]()
+            wait()
+            times[key].append(time.perf_counter() - start)
+    return times

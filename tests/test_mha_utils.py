@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import pytest
 import torch
 
 import mha
@@ -62,3 +63,31 @@ def test_public_names_are_exported():
     assert required <= set(mha.__all__)
     assert all(hasattr(mha, name) for name in mha.__all__)
     assert all(getattr(mha, name).__doc__ for name in mha.__all__)
+
+
+def test_interleaved_times_rotates_the_order_and_counts_every_call():
+    from mha.utils import interleaved_times
+
+    order: list[str] = []
+    calls = {name: (lambda n=name: order.append(n)) for name in "abc"}
+    synced: list[int] = []
+    times = interleaved_times(calls, rounds=3, warmup=1, sync=lambda: synced.append(1))
+    assert order[:3] == ["a", "b", "c"]  # the warm-up round
+    assert order[3:] == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]  # rotated
+    assert {k: len(v) for k, v in times.items()} == {"a": 3, "b": 3, "c": 3}
+    assert all(t >= 0 for ts in times.values() for t in ts)
+    assert len(synced) == 2 * 9  # before and after every timed call
+
+
+@pytest.mark.parametrize(
+    "kwargs, phrase",
+    [
+        ({"rounds": 0}, "rounds must be a positive int"),
+        ({"rounds": 2, "warmup": -1}, "warmup must be an int >= 0"),
+    ],
+)
+def test_interleaved_times_rejects_bad_counts(kwargs, phrase):
+    from mha.utils import interleaved_times
+
+    with pytest.raises(ValueError, match=phrase):
+        interleaved_times({"a": lambda: None}, **kwargs)
