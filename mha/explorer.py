@@ -343,20 +343,17 @@ def explorer_weights(
             f"explorer_weights expects x of shape (B, T, E={layer.embed_dim}), got "
             f"{shape}. Hint: embed_sentence returns x with a batch dimension."
         )
+    projections = layer.projection_weights()
+    # Temperature: dividing the queries by tau divides every score by tau.
+    projections["w_q"] = projections["w_q"] / tau
+    projections["b_q"] = projections["b_q"] / tau
     with torch.no_grad():
         _, weights = multi_head_attention(
             x,
             x,
             x,
             num_heads=layer.num_heads,
-            w_q=layer.q_proj.weight / tau,
-            w_k=layer.k_proj.weight,
-            w_v=layer.v_proj.weight,
-            w_o=layer.out_proj.weight,
-            b_q=layer.q_proj.bias / tau,
-            b_k=layer.k_proj.bias,
-            b_v=layer.v_proj.bias,
-            b_o=layer.out_proj.bias,
+            **projections,
             attn_mask=attn_mask,
             key_padding_mask=key_padding_mask,
             average_attn_weights=False,

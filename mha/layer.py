@@ -60,6 +60,20 @@ class AttentionLayerBase(nn.Module):
     v_proj: nn.Linear
     out_proj: nn.Linear
 
+    def projection_weights(self) -> dict[str, Tensor | None]:
+        """The four projections as :func:`mha.multi_head_attention` takes them.
+
+        Keys ``w_q, w_k, w_v, w_o`` (weights, ``(out, in)`` as in ``nn.Linear``) and
+        ``b_q, b_k, b_v, b_o`` (biases, ``None`` when ``bias=False``). The tensors are
+        the layer's own parameters, not copies.
+        """
+        linears = {"q": self.q_proj, "k": self.k_proj, "v": self.v_proj}
+        linears["o"] = self.out_proj
+        weights: dict[str, Tensor | None] = {
+            f"w_{n}": m.weight for n, m in linears.items()
+        }
+        return weights | {f"b_{n}": m.bias for n, m in linears.items()}
+
     def forward(
         self,
         query: Tensor,
@@ -126,14 +140,7 @@ class AttentionLayerBase(nn.Module):
             value,
             num_heads=self.num_heads,
             num_kv_heads=self.num_kv_heads,
-            w_q=self.q_proj.weight,
-            w_k=self.k_proj.weight,
-            w_v=self.v_proj.weight,
-            w_o=self.out_proj.weight,
-            b_q=self.q_proj.bias,
-            b_k=self.k_proj.bias,
-            b_v=self.v_proj.bias,
-            b_o=self.out_proj.bias,
+            **self.projection_weights(),
             key_padding_mask=key_padding_mask,
             need_weights=need_weights,
             attn_mask=attn_mask,
