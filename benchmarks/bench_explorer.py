@@ -4,8 +4,9 @@ A slider move calls :func:`mha.explorer.show_explorer`: compute the weights, pri
 cost line, build the figure, draw it once and encode the PNG that the notebook
 shows. This script times that same call, end to end. A second column times the
 figure saved the way Jupyter's inline backend would save it for ``plt.show()``
-(``bbox_inches="tight"``, which draws it twice), the path show_explorer avoids. A
-third times :func:`mha.explorer.render_frame`, one frame of the static slider.
+(``bbox_inches="tight"``, which draws it twice), the path show_explorer avoids. The
+static page computes in the browser (:func:`mha.explorer.page_explorer`); the script
+also times building that page block once.
 
     python benchmarks/bench_explorer.py              # 2 threads, 20 repeats
     python benchmarks/bench_explorer.py --repeats 40
@@ -64,12 +65,6 @@ def redraw_png(num_heads: int, seq_len: int, mask: str, temperature: float) -> N
     plt.close(fig)
 
 
-def frame(num_heads: int, seq_len: int, mask: str, temperature: float) -> None:
-    """One pre-rendered frame of the static slider (Agg, palette PNG)."""
-    view = explorer.View(num_heads, SENTENCE, seq_len, temperature, mask)
-    explorer.render_frame(view)
-
-
 def time_all(
     calls: dict[tuple, Callable[[], None]], repeats: int, warmup: int
 ) -> dict[tuple, list[float]]:
@@ -94,12 +89,11 @@ def main() -> int:
         f"settings interleaved round by round.\n"
     )
     header = (
-        "| h | tokens | mask | τ | redraw ms | vs 200 ms | tight-bbox PNG ms "
-        "| static frame ms |"
+        "| h | tokens | mask | τ | redraw ms | vs 200 ms | tight-bbox PNG ms |"
     )
     print(header)
     print("|" + "---|" * header.count(" | ") + "---|")
-    measures = {"redraw": redraw, "png": redraw_png, "frame": frame}
+    measures = {"redraw": redraw, "png": redraw_png}
     calls = {
         (setting, name): functools.partial(fn, *setting)
         for setting in SETTINGS
@@ -112,22 +106,18 @@ def main() -> int:
         tokens = len(explorer.prepare_tokens(SENTENCE, seq_len, mask)[0])
         med, low = (f(times[setting, "redraw"]) for f in (statistics.median, min))
         png, png_low = (f(times[setting, "png"]) for f in (statistics.median, min))
-        still, still_low = (
-            f(times[setting, "frame"]) for f in (statistics.median, min)
-        )
         print(
             f"| {h} | {tokens} | {mask} | {tau:g} | {med:.0f} ({low:.0f}) | "
-            f"{med / TARGET_MS:.2f}x | {png:.0f} ({png_low:.0f}) | "
-            f"{still:.0f} ({still_low:.0f}) |"
+            f"{med / TARGET_MS:.2f}x | {png:.0f} ({png_low:.0f}) |"
         )
         if setting == SETTINGS[0]:
             target = med
     start = time.perf_counter()
-    explorer.build_static_explorer(explorer.View(8, SENTENCE, 12))
+    block = explorer.page_explorer(explorer.View(8, SENTENCE, 12)).html()
     build = time.perf_counter() - start
     print(
-        f"\nbuild_static_explorer (all {len(explorer.HEAD_COUNTS)} frames): "
-        f"{build:.2f} s"
+        f"\npage_explorer block (data + script, {len(block) / 1e3:.0f} kB): "
+        f"{build:.2f} s to build once"
     )
     if target is not None:
         verdict = "meets" if target <= TARGET_MS else "MISSES"

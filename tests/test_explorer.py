@@ -21,6 +21,7 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 import mha  # noqa: E402
 from mha import explorer as ex  # noqa: E402
+from mha.explorer import model  # noqa: E402
 
 VALID_HEADS = "1, 2, 4, 8, 16, 32, 64"
 
@@ -116,7 +117,7 @@ def test_layer_is_seeded_default_init_with_scaled_queries_and_keys():
 
 
 def test_building_a_layer_leaves_the_global_rng_alone():
-    ex._cached_layer.cache_clear()
+    model._cached_layer.cache_clear()
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
@@ -273,37 +274,45 @@ def test_every_head_count_renders(h):
     assert any("heads 0-7" in t for t in notes) == (h > ex.MAX_PANELS)
 
 
-def test_render_frame_is_a_small_png_of_the_declared_size():
-    png = ex.render_frame(ex.View(num_heads=64, mask="padding"))
-    assert png.startswith(b"\x89PNG\r\n\x1a\n")
-    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
-    assert (width, height) == (900, 500)
-    assert len(png) < 60_000
-    assert png == ex.render_frame(ex.View(num_heads=64, mask="padding"))  # repeatable
-
-
 # --- widgets -----------------------------------------------------------------------
 
 
-def test_static_explorer_links_slider_index_to_tab():
-    w = widgets()
-    box = ex.build_static_explorer(ex.View(num_heads=4))
-    slider, tab, link = box.slider, box.tab, box.link
-    assert list(box.children) == [slider, tab]
-    assert isinstance(tab, w.Tab) and isinstance(slider, w.SelectionSlider)
-    assert len(tab.children) == len(ex.HEAD_COUNTS)
-    assert all(
-        isinstance(c, w.Image) and c.value[:4] == b"\x89PNG" for c in tab.children
-    )
-    assert len({c.value for c in tab.children}) == len(ex.HEAD_COUNTS)
-    assert [tab.get_title(i) for i in range(7)] == [f"h = {h}" for h in ex.HEAD_COUNTS]
-    assert list(slider.options) == ["1 head"] + [
-        f"{h} heads" for h in ex.HEAD_COUNTS[1:]
-    ]
-    assert link._model_name == "LinkModel"  # a front-end link (jslink), not a dlink
-    assert link.source == (slider, "index") and link.target == (tab, "selected_index")
-    assert slider.index == tab.selected_index == ex.HEAD_COUNTS.index(4)
-    assert "works on this page" in slider.description
+def test_page_data_is_the_layer_and_the_inputs_compute_view_uses():
+    data = ex.explorer_data()
+    layer = ex.explorer_layer(8)
+    weights = layer.projection_weights()
+    for name in ("w_q", "b_q", "w_k", "b_k"):
+        exported = torch.tensor(data[name], dtype=torch.float32)
+        assert torch.equal(exported, weights[name])  # exact float32 round trip
+    for sentence in ex.SENTENCES:
+        tokens = ex.tokenize(sentence)
+        x = ex.embed_tokens(tokens)[0]  # (T, E)
+        rebuilt = torch.tensor([data["vectors"][t] for t in tokens]) + torch.tensor(
+            data["positions"][: len(tokens)]
+        )
+        assert torch.equal(rebuilt, x)
+    assert ex.PAD in data["vectors"]
+    assert len(data["positions"]) == ex.PADDED_LENGTH
+    assert data["head_counts"] == list(ex.HEAD_COUNTS)
+    assert len(data["viridis"]) == 256
+
+
+def test_page_explorer_is_one_self_contained_block():
+    block = ex.page_explorer(ex.View(num_heads=4, mask="causal")).html()
+    assert block.startswith('<div class="mha-explorer"') and block.endswith("</div>")
+    for fetch in ("src=", "href=", "fetch(", "XMLHttpRequest", "import("):
+        assert fetch not in block  # nothing is loaded from anywhere
+    for name in ("num_heads", "sentence", "seq_len", "temperature", "mask"):
+        assert f'name="{name}"' in block
+    assert block.count("<label") >= 4 + len(ex.MASKS)  # every control is labelled
+    assert 'value="2" checked' not in block and 'value="causal" checked' in block
+    assert ex.page_explorer()._repr_html_().count("mhaExplorer") >= 1
+    assert len(block) < 400_000  # the page stays light
+
+
+def test_page_explorer_labels_can_be_replaced():
+    block = ex.page_explorer(labels={"num_heads": "头数 h"}).html()
+    assert "头数 h" in block and "heads h</label>" not in block
 
 
 def test_live_explorer_calls_back_on_every_control():
@@ -380,14 +389,13 @@ def test_live_explorer_draws_every_option_of_every_control(capsys, monkeypatch):
         (lambda: ex.head_diversity(torch.ones(4, 4)), ValueError, ["(h, T, S)"]),
         (lambda: ex.attention_entropy(torch.ones(3, dtype=torch.long)), TypeError,
          ["floating", "Hint"]),
-        (lambda: ex.build_static_explorer(head_counts=[1, 3]), ValueError,
-         [VALID_HEADS]),
-        (lambda: ex.render_frame(ex.View(), dpi=5), ValueError, ["dpi"]),
+        (lambda: ex.page_explorer(ex.View(num_heads=3)), ValueError,
+         ["num_heads", "build_explorer"]),
+        (lambda: ex.page_explorer(ex.View(seq_len=1)), ValueError, ["seq_len"]),
+        (lambda: ex.page_explorer("8 heads"), TypeError, ["View", "Hint"]),
     ],
 )  # fmt: skip
 def test_bad_input_raises_clear_errors(call, error, words):
-    if "build_static" in str(call.__code__.co_names):
-        widgets()
     with pytest.raises(error) as info:
         call()
     for word in words:
