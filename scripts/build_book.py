@@ -1,36 +1,136 @@
 """Build the HTML book with warnings as errors; print where the pages are.
 
 Used by `make book` and by tests/test_book.py, so both build the same way.
+
+With `GITHUB_REPOSITORY=owner/name` set (GitHub Actions sets it), the book is built
+for that repository: the sources are copied to `_build/publish/`, the copy's
+`_config.yml` names the repository and the branch `colab` (launch buttons, repository
+button), its notebooks get Colab cells that install from there (scripts/colab.py),
+and the HTML is built from the copy. The Pages workflow then pushes those notebooks to
+the `colab` branch, so every "Open in Colab" link opens a notebook that installs the
+package from the same fork. No file of the checkout is edited.
 """
 
 from __future__ import annotations
 
+import hashlib
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import colab
 import vendor_js
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
+STAGE = ROOT / "_build" / "publish"
+# The tests build for a made-up fork, into a folder of their own (tests/conftest.py).
+TEST_OUTPUT = ROOT / "_build" / "test"
+TEST_HTML = TEST_OUTPUT / "_build" / "html"
 # -W: warnings are errors; -n: nitpicky references; --keep-going: report all of them.
 FLAGS = ["-W", "-n", "--keep-going"]
+# What a staged copy leaves out: not book sources (the build reads only what
+# _toc.yml and _config.yml name), and big or private folders.
+NOT_SOURCES = {
+    ".git",
+    ".github",
+    ".ci",
+    "_build",
+    "_vendor",  # linked, not copied
+    "benchmarks",
+    "mha",
+    "node_modules",
+    "scripts",
+    "test-artifacts",
+    "tests",
+}
 
 
-def build_command(extra: list[str] | None = None) -> list[str]:
-    """The `jupyter-book build` command line, using this interpreter's environment."""
+def _ignore(folder: str, names: list[str]) -> set[str]:
+    if Path(folder) != ROOT:
+        return {n for n in names if n in (".ipynb_checkpoints", "__pycache__")}
+    return {
+        n
+        for n in names
+        if n in NOT_SOURCES or n.startswith(".venv") or n.endswith(".egg-info")
+        or n.startswith((".pytest", ".hypothesis", ".ruff"))
+    }
+
+
+def stage(repo: colab.Repository) -> Path:
+    """A copy of the book's sources whose config and notebooks name ``repo``."""
+    shutil.rmtree(STAGE, ignore_errors=True)
+    shutil.copytree(ROOT, STAGE, ignore=_ignore)
+    (STAGE / "_vendor").symlink_to(ROOT / "_vendor", target_is_directory=True)
+    config_path = STAGE / "_config.yml"
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    config["repository"].update(url=repo.url, branch=repo.branch)
+    config_path.write_text(
+        "# Staged by scripts/build_book.py for " + repo.slug + "; do not edit.\n"
+        + yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
+        encoding="utf-8",
+    )
+    colab.update(STAGE, colab.ALL_FOLDERS, repo)
+    return STAGE
+
+
+def source() -> Path:
+    """The folder to build: the checkout, or a staged copy for GITHUB_REPOSITORY."""
+    repo = colab.published()
+    return ROOT if repo is None else stage(repo)
+
+
+def package_digest() -> str:
+    """A hash of the mha package's files: the notebooks' outputs depend on them."""
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "mha").rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(ROOT).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def refresh_cache(output: Path) -> None:
+    """Drop the executed-notebook cache when the package has changed since it was
+    filled. Jupyter Book reuses a notebook's outputs until its code changes; an
+    output of `mha` (a figure, a checker's report) can change without that."""
+    cache = output / "_build" / ".jupyter_cache"
+    stamp = output / "_build" / "mha-package.sha256"
+    digest = package_digest()
+    if cache.exists() and (not stamp.exists() or stamp.read_text() != digest):
+        print("The mha package changed: executing every notebook again.")
+        shutil.rmtree(cache)
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(digest)
+
+
+def build_command(
+    extra: list[str] | None = None, src: Path = ROOT, output: Path = ROOT
+) -> list[str]:
+    """The `jupyter-book build` command line, using this interpreter's environment:
+    the book in ``src``, its HTML in ``output/_build/html``."""
     jb = Path(sys.executable).with_name("jupyter-book")
-    return [str(jb), "build", str(ROOT), *FLAGS, *(extra or [])]
+    return [
+        str(jb), "build", str(src), "--path-output", str(output), *FLAGS,
+        *(extra or []),
+    ]
 
 
-def prepare() -> None:
-    """Everything the build needs besides the sources: the vendored JavaScript."""
+def prepare(output: Path = ROOT) -> Path:
+    """Everything the build into ``output`` needs besides the sources (the vendored
+    JavaScript, a cache that fits the package); returns the folder to build."""
     vendor_js.ensure()
+    refresh_cache(output)
+    return source()
 
 
 def main() -> int:
-    prepare()
-    code = subprocess.run(build_command(sys.argv[1:]), cwd=ROOT).returncode
+    src = prepare()
+    if src != ROOT:
+        print(f"Building for {colab.published().slug}, from the staged copy {src}.")
+    code = subprocess.run(build_command(sys.argv[1:], src), cwd=ROOT).returncode
     if code == 0:
         print(f"\nThe book is built. Open {HTML / 'index.html'} in a browser.")
     else:

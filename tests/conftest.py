@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,18 @@ NOTEBOOK_DIRS = ("chapters", "exercises", "solutions")
 ARTIFACTS = ROOT / "test-artifacts"
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from build_book import HTML, build_command, prepare  # noqa: E402
+from build_book import (  # noqa: E402
+    STAGE,
+    TEST_HTML,
+    TEST_OUTPUT,
+    build_command,
+    prepare,  # noqa: E402
+)
+
+# The tests build the book as a fork would publish it, for a made-up repository, into
+# a folder of their own (`make book` builds into _build/html).
+TEST_REPOSITORY = "book-tester/mha-fork"
+HTML = TEST_HTML
 
 
 def notebooks(*dirs: str) -> list[Path]:
@@ -58,9 +70,24 @@ def toc_pages() -> list[str]:
 
 @pytest.fixture(scope="session")
 def built_book() -> subprocess.CompletedProcess[str]:
-    """Build the book once per test session, exactly as `make book` does."""
-    prepare()
-    return subprocess.run(build_command(), cwd=ROOT, text=True, capture_output=True)
+    """Build the book once per test session as `make book` does when the Pages
+    workflow runs it: with GITHUB_REPOSITORY set (to TEST_REPOSITORY)."""
+    saved = os.environ.get("GITHUB_REPOSITORY")
+    os.environ["GITHUB_REPOSITORY"] = TEST_REPOSITORY
+    try:
+        src = prepare(TEST_OUTPUT)
+    finally:
+        if saved is None:
+            del os.environ["GITHUB_REPOSITORY"]
+        else:
+            os.environ["GITHUB_REPOSITORY"] = saved
+    assert src == STAGE, "the build did not stage a copy for the repository"
+    return subprocess.run(
+        build_command(src=src, output=TEST_OUTPUT),
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+    )
 
 
 __all__ = [
@@ -68,6 +95,8 @@ __all__ = [
     "HTML",
     "NOTEBOOK_DIRS",
     "ROOT",
+    "STAGE",
+    "TEST_REPOSITORY",
     "notebooks",
     "toc_files",
     "toc_pages",

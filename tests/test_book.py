@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from conftest import HTML, toc_files, toc_pages
+import nbformat
+from conftest import HTML, STAGE, TEST_REPOSITORY, toc_files, toc_pages
 
 
 def test_book_builds_without_warnings(built_book):
@@ -87,3 +89,35 @@ def test_toc_files_walks_parts_and_sections():
         "parts": [{"chapters": [{"file": "a", "sections": [{"file": "b"}]}]}],
     }
     assert toc_files(toc) == ["intro", "a", "b"]
+
+
+COLAB_LINK = re.compile(r'href="(https://colab\.research\.google\.com/github/[^"]+)"')
+
+
+def test_a_fork_build_names_the_fork_everywhere(built_book):
+    """Built with GITHUB_REPOSITORY set (as the Pages workflow does), no page and no
+    downloadable notebook names the placeholder, every launch link names the fork,
+    and every Colab link opens a staged notebook that installs from the fork."""
+    assert built_book.returncode == 0
+    placeholder = [
+        str(p.relative_to(HTML))
+        for p in [*HTML.rglob("*.html"), *HTML.rglob("*.ipynb")]
+        if "OWNER" in p.read_text(encoding="utf-8")
+    ]
+    assert not placeholder, f"pages that still name OWNER: {placeholder}"
+    prefix = f"https://colab.research.google.com/github/{TEST_REPOSITORY}/blob/colab/"
+    opened = set()
+    for page in toc_pages():
+        text = (HTML / f"{page}.html").read_text(encoding="utf-8")
+        assert f'href="https://github.com/{TEST_REPOSITORY}"' in text  # repo button
+        for link in COLAB_LINK.findall(text):
+            assert link.startswith(prefix), link
+            opened.add(link.removeprefix(prefix))
+    assert len(opened) >= 36  # every chapter, exercise and solution page
+    install = f"git+https://github.com/{TEST_REPOSITORY}@colab"
+    for relpath in sorted(opened):
+        notebook = STAGE / relpath  # what the workflow pushes to the colab branch
+        assert notebook.exists(), f"a Colab link opens {relpath}, which is not staged"
+        nb = nbformat.read(notebook, as_version=4)
+        assert install in nb.cells[1].source, relpath
+        assert "OWNER" not in notebook.read_text(encoding="utf-8"), relpath

@@ -1,5 +1,6 @@
 """Every notebook opens in Colab with a badge and a setup cell that installs exactly
-this book's package there, and nothing anywhere else."""
+this book's package there, and nothing anywhere else; a published copy names its own
+repository everywhere, and a clone that still names the placeholder says so."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import colab  # noqa: E402
 
 COLAB_SHIPS = ("torch", "matplotlib", "ipywidgets", "numpy")
+FORK = colab.from_slug("alice/mha-book-fork")
 
 
 def test_badges_and_setup_cells_are_current():
@@ -35,9 +37,10 @@ def test_notebook_starts_with_its_badge_and_setup_cell(path):
     assert "remove-cell" in badge.metadata["tags"] + setup.metadata["tags"]
 
 
-def run_setup_cell(in_colab: bool, monkeypatch) -> list[tuple[str, str]]:
-    """Execute the setup cell as IPython would; return the magics it ran."""
-    calls: list[tuple[str, str]] = []
+def run_setup_cell(source: str, in_colab: bool, monkeypatch) -> list[tuple]:
+    """Execute a setup cell as IPython would; return the magics it ran and what it
+    printed."""
+    calls: list[tuple] = []
     shell = types.SimpleNamespace(
         run_line_magic=lambda name, line: calls.append((name, line))
     )
@@ -47,25 +50,67 @@ def run_setup_cell(in_colab: bool, monkeypatch) -> list[tuple[str, str]]:
         monkeypatch.setitem(sys.modules, "google.colab", colab_module)
     else:
         monkeypatch.delitem(sys.modules, "google.colab", raising=False)
-    code = TransformerManager().transform_cell(colab.setup_cell().source)
-    exec(code, {"get_ipython": lambda: shell})
+    code = TransformerManager().transform_cell(source)
+    printed = lambda *args: calls.append(("print", " ".join(map(str, args))))  # noqa: E731
+    exec(code, {"get_ipython": lambda: shell, "print": printed})
     return calls
 
 
-def test_in_colab_it_installs_exactly_the_course_package(monkeypatch):
-    calls = run_setup_cell(True, monkeypatch)
+def test_a_published_copy_installs_exactly_the_course_package(monkeypatch):
+    calls = run_setup_cell(colab.setup_cell(FORK).source, True, monkeypatch)
     assert len(calls) == 1 and calls[0][0] == "pip"
     args = shlex.split(calls[0][1])
     assert args[0] == "install" and "--no-deps" in args
     requirements = [a for a in args[1:] if not a.startswith("-")]
-    assert requirements == [colab.install_spec()]
-    url, branch = colab.repository()
-    assert requirements[0] == f"mha-course @ git+{url}@{branch}"
+    assert requirements == [
+        "mha-course @ git+https://github.com/alice/mha-book-fork@colab"
+    ]
     assert not any(name in requirements[0] for name in COLAB_SHIPS)
 
 
-def test_outside_colab_it_does_nothing(monkeypatch):
-    assert run_setup_cell(False, monkeypatch) == []
+def test_a_placeholder_clone_prints_one_sentence_instead_of_failing(monkeypatch):
+    assert colab.configured().is_placeholder  # what the committed notebooks name
+    calls = run_setup_cell(colab.setup_cell().source, True, monkeypatch)
+    assert [name for name, _ in calls] == ["print"]  # no pip, no traceback
+    message = calls[0][1]
+    assert message.count(". ") == 0 and message.endswith(").")  # one sentence
+    for words in ("placeholder", "repository.url", "_config.yml", "Pages workflow"):
+        assert words in message
+
+
+@pytest.mark.parametrize(
+    "repo", [colab.configured(), FORK], ids=["placeholder", "fork"]
+)
+def test_outside_colab_the_setup_cell_does_nothing(repo, monkeypatch):
+    assert run_setup_cell(colab.setup_cell(repo).source, False, monkeypatch) == []
+
+
+def test_links_name_the_repository_and_branch():
+    assert colab.colab_url("chapters/01_soft_lookup.ipynb", FORK) == (
+        "https://colab.research.google.com/github/alice/mha-book-fork/blob/colab/"
+        "chapters/01_soft_lookup.ipynb"
+    )
+    assert "alice/mha-book-fork" in colab.badge_cell("x.ipynb", FORK).source
+
+
+@pytest.mark.parametrize("slug", ["", "alice", "alice/", "/book", "a b/c", "a/b/c"])
+def test_a_malformed_repository_is_refused_clearly(slug):
+    with pytest.raises(SystemExit, match="owner/name"):
+        colab.from_slug(slug)
+
+
+def test_rewriting_a_copy_for_a_fork_touches_every_notebook(tmp_path):
+    for folder in colab.ALL_FOLDERS:
+        (tmp_path / folder).mkdir()
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")])
+        nbformat.write(nb, tmp_path / folder / "x.ipynb")
+    changed = colab.update(tmp_path, colab.ALL_FOLDERS, FORK)
+    assert changed == [f"{f}/x.ipynb" for f in colab.ALL_FOLDERS]
+    for folder in colab.ALL_FOLDERS:
+        nb = nbformat.read(tmp_path / folder / "x.ipynb", as_version=4)
+        assert FORK.url in nb.cells[1].source and "OWNER" not in nbformat.writes(nb)
+        assert nb.cells[2].source == "1 + 1"
+    assert colab.update(tmp_path, colab.ALL_FOLDERS, FORK, check=True) == []
 
 
 def test_the_package_name_is_the_one_pyproject_builds():
