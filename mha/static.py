@@ -250,6 +250,9 @@ def frames(
 
     pictures: dict[tuple[int, ...], widgets.HTML] = {}
     shared: dict[str, widgets.HTML] = {}  # identical <img> tags are stored once
+    # One Layout and one style for all pictures and tabs, those of the first picture:
+    # ipywidgets 8 would save a model of each (about 1 kB) per widget in the page.
+    shares: dict[str, Any] = {}
     stored = 0
     for combo in itertools.product(*(range(n) for n in sizes)):
         values = {n: controls[n].options[i] for n, i in zip(names, combo, strict=True)}
@@ -267,7 +270,8 @@ def frames(
                     f"after {len(shared) + 1} of {total}. Hint: fewer options, a "
                     f"smaller figure or a lower dpi (now {dpi})."
                 )
-            shared[tag] = widgets.HTML(value=tag)
+            picture = shared[tag] = widgets.HTML(value=tag, **shares)
+            shares = shares or {"layout": picture.layout, "style": picture.style}
         pictures[combo] = shared[tag]
 
     tabs: dict[str, list[widgets.Tab]] = {n: [] for n in names}
@@ -277,7 +281,8 @@ def frames(
             return pictures[prefix]
         name = names[depth]
         tab = widgets.Tab(
-            children=[level(depth + 1, (*prefix, i)) for i in range(sizes[depth])]
+            children=[level(depth + 1, (*prefix, i)) for i in range(sizes[depth])],
+            layout=shares["layout"],
         )
         for i, label in enumerate(controls[name].labels):
             tab.set_title(i, label)

@@ -12,8 +12,11 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from conftest import ARTIFACTS, HTML, toc_pages
+import torch
+from conftest import ARTIFACTS, HTML, ROOT, toc_pages
 from playwright.sync_api import Browser, Page, sync_playwright
+
+from mha import explorer as ex
 
 # sphinx-book-theme logs this on a first visit with empty local storage (NOTES.md).
 KNOWN_THEME_MESSAGE = "Got invalid theme mode"
@@ -115,7 +118,9 @@ def test_some_pages_carry_widget_state(built_book):
     assert widget_pages(), "no page embeds widget state: sliders would be blank"
 
 
-@pytest.mark.parametrize("page", ["chapters/02_split", "chapters/04_score"])
+@pytest.mark.parametrize(
+    "page", ["chapters/02_split", "chapters/04_score", "chapters/11_variants"]
+)
 def test_saved_widgets_render_without_a_kernel(browser, site, page):
     assert page in widget_pages(), f"{page} holds no widget state"
     visit = Visit(browser, f"{site}/{page}.html")
@@ -128,46 +133,169 @@ def test_saved_widgets_render_without_a_kernel(browser, site, page):
         visit.page.close()
 
 
-SHOWN_FRAME = """() => {
-  const tab = document.querySelector('.jupyter-widget-tab, .widget-tab');
-  const pages = tab.querySelectorAll('.widget-tab-contents > *');
-  const shown = Array.from(pages).filter(p => !p.classList.contains('lm-mod-hidden')
-                                             && !p.classList.contains('p-mod-hidden'));
-  const img = shown.length !== 1 ? null
-    : (shown[0].tagName === 'IMG' ? shown[0] : shown[0].querySelector('img'));
-  const selected = tab.querySelector('[role=tab][aria-selected=true]');
-  return {src: img ? img.src : null, label: selected ? selected.textContent : null};
+# Every control a reader can see in a page's content: ipywidgets' sliders (their
+# noUiSlider handles), dropdowns and toggle buttons, and native form controls.
+CONTROLS = (
+    ".bd-article .noUi-handle, .bd-article select, "
+    ".bd-article .widget-toggle-buttons, .bd-article input[type=range], "
+    ".bd-article fieldset:has(input[type=radio])"
+)
+# What the control is called on the page, for the failure message.
+CONTROL_LABEL = """el => {
+  const box = el.closest('.widget-inline-hbox, .jupyter-widgets, span, fieldset');
+  const label = box && box.querySelector('.widget-label, label, legend');
+  return (label ? label.textContent : el.getAttribute('name') || el.tagName).trim();
 }"""
 
 
-def test_head_count_control_changes_the_figure_without_a_kernel(browser, site):
-    """The explorer's static control (a slider jslinked to a tab of pre-rendered
-    frames) must switch frames in the published page, where no Python runs."""
-    visit = Visit(browser, f"{site}/chapters/08_head_explorer.html")
-    page = visit.page
+def operate(page, control) -> str:
+    """Move one control by one step; return what it shows before (for the
+    message). Sliders step right, or left at their end."""
+    kind = control.evaluate(
+        "el => el.matches('.noUi-handle') ? 'handle' : el.tagName.toLowerCase()"
+    )
+    if kind == "select":
+        count = control.locator("option").count()
+        current = control.evaluate("el => el.selectedIndex")
+        control.select_option(index=(current + 1) % count)
+    elif kind in ("handle", "input"):
+        now, top = control.evaluate(
+            "el => el.matches('.noUi-handle') ? [el.getAttribute('aria-valuenow'),"
+            " el.getAttribute('aria-valuemax')] : [el.value, el.max]"
+        )
+        control.focus()
+        page.keyboard.press("ArrowLeft" if float(now) >= float(top) else "ArrowRight")
+    elif kind == "fieldset":  # radio buttons: pick the first one not chosen
+        control.locator("input[type=radio]:not(:checked)").first.check()
+    else:  # toggle buttons: press one that is not pressed
+        control.locator("button:not(.mod-active)").first.click()
+    page.wait_for_timeout(400)  # the browser redraws; nothing runs in Python
+    return kind
+
+
+def has_controls(page: str) -> bool:
+    """Whether the page's notebook shows controls: static frames or the explorer."""
+    source = ROOT / f"{page}.ipynb"
+    if not source.exists():
+        return False
+    text = source.read_text(encoding="utf-8")
+    return any(call in text for call in ("frames(", "page_explorer("))
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_every_control_changes_what_it_controls(browser, site, page):
+    """On the static page, with no kernel: move every control and compare a picture
+    of its output area, the control itself masked, before and after. A control whose
+    move changes nothing visible (a dead Python callback) fails, by name."""
+    visit = Visit(browser, f"{site}/{page}.html")
     try:
-        readout = page.locator(".widget-readout", has_text="heads").first
-        readout.wait_for(timeout=10_000)
-        slider = readout.locator(
-            "xpath=ancestor::*[contains(@class,'widget-slider')][1]"
-        )
-        handle = slider.locator(".noUi-handle").first
-        before = page.evaluate(SHOWN_FRAME)
-        assert before["src"], "no frame is shown before the control moves"
-        label_before = readout.text_content()
-        handle.focus()
-        page.keyboard.press("ArrowLeft")
-        page.wait_for_timeout(300)
-        after = page.evaluate(SHOWN_FRAME)
-        assert readout.text_content() != label_before, "the slider did not move"
-        assert after["src"] and after["src"] != before["src"], (
-            "the figure did not change"
-        )
-        assert after["label"] != before["label"]
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        slider.scroll_into_view_if_needed()
-        page.screenshot(path=SCREENSHOTS / "explorer_after_moving_heads.png")
+        controls = visit.page.locator(CONTROLS)
+        if has_controls(page):
+            controls.first.wait_for(timeout=15_000)
+            visit.page.wait_for_timeout(500)
+        dead, moved = [], 0
+        for i in range(controls.count()):
+            control = controls.nth(i)
+            if not control.is_visible():
+                continue
+            label = control.evaluate(CONTROL_LABEL)
+            area = control.locator(
+                "xpath=ancestor::div[contains(@class,'cell_output')][1]"
+            )
+            box = control.locator(
+                "xpath=ancestor-or-self::*[contains(@class,'widget-inline-hbox') "
+                "or self::span or self::fieldset][1]"
+            )
+            area.scroll_into_view_if_needed()
+            before = area.screenshot(mask=[box], animations="disabled")
+            kind = operate(visit.page, control)
+            after = area.screenshot(mask=[box], animations="disabled")
+            moved += 1
+            if before == after:
+                dead.append(f"{label!r} ({kind})")
+        assert (moved > 0) == has_controls(page), f"{page}: {moved} controls moved"
+        assert not dead, f"{page}: these controls change nothing visible: {dead}"
         assert not visit.errors, visit.errors
-        assert not visit.failed, visit.failed
     finally:
-        page.close()
+        visit.page.close()
+
+
+EXPLORER_SETTINGS = [
+    {},
+    {"num_heads": 1, "mask": "causal"},
+    {"num_heads": 64, "sentence": 3, "seq_len": 5, "temperature": 0.25,
+     "mask": "padding"},
+    {"num_heads": 4, "sentence": 2, "seq_len": 2, "temperature": 4.0, "mask": "none"},
+    {"num_heads": 16, "sentence": 4, "seq_len": 12, "temperature": 2.0,
+     "mask": "causal"},
+]  # fmt: skip
+
+
+def test_the_page_explorer_computes_what_mha_computes(browser, site):
+    """The in-page explorer's numbers, for several settings of its five controls,
+    equal mha.explorer.compute_view's to 1e-5: the page and the package cannot
+    drift apart."""
+
+
+    visit = Visit(browser, f"{site}/chapters/08_head_explorer.html")
+    try:
+        root = visit.page.locator(".mha-explorer[data-ready]")
+        root.wait_for(timeout=15_000)
+        worst = 0.0
+        for setting in EXPLORER_SETTINGS:
+            state = root.evaluate("(el, v) => el.mhaExplorer.set(v)", setting)
+            v = state["view"]
+            view = ex.View(
+                v["num_heads"], ex.SENTENCES[v["sentence"]], v["seq_len"],
+                v["temperature"], v["mask"],
+            )
+            expected = ex.compute_view(view)
+            assert state["tokens"] == expected.tokens
+            assert state["n_real"] == expected.n_real
+            got = torch.tensor(state["weights"], dtype=torch.float64)
+            assert got.shape == expected.weights.shape
+            ceiling = torch.tensor(expected.max_entropy)
+            for ours, theirs in [
+                (got, expected.weights),
+                (torch.tensor(state["entropy"]), expected.entropy),
+                (torch.tensor(state["max_entropy"]), ceiling),
+            ]:
+                worst = max(worst, (ours - theirs.double()).abs().max().item())
+        assert worst <= 1e-5, f"the page differs from mha by up to {worst:.2e}"
+        print(f"largest difference from mha: {worst:.1e}")
+        assert not visit.errors, visit.errors
+    finally:
+        visit.page.close()
+
+
+# What every page loads alike, cached after the first: the theme's scripts, styles
+# and fonts, MathJax and the widget manager (all under _static/) and the search
+# index. Not counted below: the budget is for what a chapter adds.
+def shared(url: str) -> bool:
+    return "/_static/" in url or url.endswith("/searchindex.js")
+
+
+PAGE_BUDGET = 3_000_000  # bytes
+
+
+@pytest.mark.parametrize("page", [p for p in toc_pages() if p.startswith("chapters/")])
+def test_a_chapter_page_weighs_at_most_3_mb(browser, site, page):
+    """The HTML, images and scripts a chapter loads, the bundles every page shares
+    left out (the total with them is printed too)."""
+    visit = Visit(browser, f"{site}/{page}.html")
+    try:
+        sizes = visit.page.evaluate(
+            """() => [performance.getEntriesByType('navigation')[0],
+                      ...performance.getEntriesByType('resource')]
+                     .map(e => [e.name, e.decodedBodySize])"""
+        )
+        counted = {url: size for url, size in sizes if not shared(url)}
+        total = sum(counted.values())
+        everything = sum(size for _, size in sizes)
+        print(f"{page}: {total / 1e6:.2f} MB ({everything / 1e6:.2f} MB with shared)")
+        assert total <= PAGE_BUDGET, (
+            f"{page} loads {total / 1e6:.2f} MB, over 3 MB: "
+            f"{sorted(counted.items(), key=lambda kv: -kv[1])[:5]}"
+        )
+    finally:
+        visit.page.close()

@@ -146,3 +146,11 @@ def test_bad_input_raises_clear_errors(make, error, words):
         make()
     for word in words:
         assert word in str(info.value), str(info.value)
+
+
+def test_pictures_and_tabs_share_one_layout_and_style():
+    box = build()
+    pictures = list(box.pictures.values())
+    tabs = [tab for level in box.tabs.values() for tab in level]
+    assert len({id(p.layout) for p in pictures + tabs}) == 1
+    assert len({id(p.style) for p in pictures}) == 1
