@@ -158,6 +158,7 @@
     });
   }
 
+  // Tokens along one side of a map; long ones on the x axis are turned upright.
   function tokenLabels(g, tokens, x0, y0, cell, axis, size) {
     var rotate = tokens.some(function (tok) {
       return tok.length > 3;
@@ -181,11 +182,12 @@
     });
   }
 
+  // The figure, for a page column about 700 px wide: the head maps on top (up to
+  // eight, with the colorbar), then the head-averaged map and the entropy bars.
   function draw(svg, data, result, labels) {
     while (svg.firstChild) svg.removeChild(svg.firstChild);
-    var W = 900;
-    var H = 500; // grows to fit the maps; the viewBox is set at the end
-    var background = el("rect", { x: 0, y: 0, width: W, height: H, fill: "white" }, svg);
+    var W = 700;
+    var background = el("rect", { x: 0, y: 0, width: W, height: 10, fill: "white" }, svg);
     var g = el("g", { "font-family": "sans-serif", fill: "black" }, svg);
     var h = result.weights.length;
     var T = result.tokens.length;
@@ -209,71 +211,66 @@
     text(
       g,
       W / 2,
-      24,
+      20,
       heads + " of d_k = " + result.head_dim + " (E = " + data.d_model + ") · τ = " +
         fmt(result.view.temperature) + " · mask: " + result.view.mask + " · T = " +
         T + " tokens",
-      { "text-anchor": "middle", "font-size": 16 }
+      { "text-anchor": "middle", "font-size": 15 }
     );
-    // The head maps: 1 row for up to 2 heads, else 2 rows.
+    var longest = Math.max.apply(null, result.tokens.map(function (tok) {
+      return tok.length;
+    }));
+    var rotate = longest > 3;
+    // The head maps: one row for up to two heads, else two rows of up to four.
     var rows = shown <= 2 ? 1 : 2;
     var cols = Math.ceil(shown / rows);
-    var left = 78;
-    var top = 62;
-    var areaW = 500;
-    var areaH = 370;
-    var gap = 14;
+    var left = 86;
+    var top = 52;
+    var gap = 16;
     var titleRoom = 16;
-    var cell = Math.min(
-      (areaW - (cols - 1) * gap) / (cols * T),
-      (areaH - (rows - 1) * (gap + titleRoom)) / (rows * T)
-    );
-    var size = Math.max(7, Math.min(11, cell * 0.9));
+    var gridBudget = W - left - 80; // room on the right for the colorbar
+    var cell = Math.min((gridBudget - (cols - 1) * gap) / (cols * T), 150 / T);
+    var size = Math.max(8, Math.min(11, cell * 0.95));
+    var keyRoom = (rotate ? 0.6 * size * longest : size) + 8;
     for (var i = 0; i < shown; i++) {
       var r = Math.floor(i / cols);
       var c = i % cols;
       var x0 = left + c * (T * cell + gap);
-      var y0 = top + r * (T * cell + gap + titleRoom);
+      var y0 = top + r * (T * cell + keyRoom + titleRoom);
       text(g, x0 + (T * cell) / 2, y0 - 4, "head " + i, {
         "text-anchor": "middle",
         "font-size": 12,
       });
       drawMap(g, data, result.weights[i], result.allowed, x0, y0, cell, vmax);
       if (c === 0) tokenLabels(g, result.tokens, x0, y0, cell, "y", size);
-      if (r === rows - 1 || i + cols >= shown) {
-        tokenLabels(g, result.tokens, x0, y0 + T * cell, cell, "x", size);
-      }
+      tokenLabels(g, result.tokens, x0, y0 + T * cell, cell, "x", size);
     }
-    // Below the maps: room for the (maybe rotated) key tokens, then the axis title.
-    var longest = Math.max.apply(null, result.tokens.map(function (tok) {
-      return tok.length;
-    }));
-    var mapsBottom = top + rows * T * cell + (rows - 1) * (gap + titleRoom);
-    var below = mapsBottom + (longest > 3 ? 0.62 * size * longest : size) + 22;
     var gridW = cols * T * cell + (cols - 1) * gap;
-    text(g, 14, top + (mapsBottom - top) / 2, labels.query_axis.replace("{T}", T), {
+    var mapsBottom = top + rows * (T * cell + keyRoom + titleRoom) - titleRoom;
+    text(g, 12, (top + mapsBottom) / 2, labels.query_axis.replace("{T}", T), {
       "text-anchor": "middle",
       "font-size": 12,
-      transform: "rotate(-90 14 " + (top + (mapsBottom - top) / 2) + ")",
+      transform: "rotate(-90 12 " + (top + mapsBottom) / 2 + ")",
     });
+    var below = mapsBottom + 14;
     text(g, left + gridW / 2, below, labels.key_axis.replace("{S}", T), {
       "text-anchor": "middle",
       "font-size": 12,
     });
     if (shown < h) {
+      below += 17;
       text(
         g,
         left + gridW / 2,
-        below + 18,
+        below,
         labels.more_heads.replace("{last}", shown - 1).replace(/\{h\}/g, h),
         { "text-anchor": "middle", "font-size": 12, "font-style": "italic" }
       );
     }
-    H = Math.max(H, below + 30);
-    // The colorbar.
-    var barX = 600;
-    var barTop = 110;
-    var barH = 260;
+    // The colorbar, right of the maps.
+    var barX = left + gridW + 14;
+    var barTop = top;
+    var barH = Math.max(120, mapsBottom - top - keyRoom);
     var steps = 64;
     for (var j = 0; j < steps; j++) {
       el(
@@ -294,32 +291,33 @@
         "font-size": 11,
       });
     });
-    text(g, barX + 6, barTop + barH + 24, labels.colorbar, {
+    var labelX = barX + 52;
+    text(g, labelX, barTop + barH / 2, labels.colorbar, {
       "text-anchor": "middle",
       "font-size": 11,
+      transform: "rotate(-90 " + labelX + " " + (barTop + barH / 2) + ")",
     });
-    // The head-averaged map, top right.
-    var mapX = 705;
-    var mapY = 62;
-    var avgCell = Math.min(180 / T, 40);
+    // Below: the head-averaged map (left) and each head's entropy (right).
+    var y2 = below + 40;
+    var avgCell = Math.min(200 / T, 40);
+    var small = Math.max(8, Math.min(11, avgCell * 0.9));
     text(
       g,
-      mapX + (T * avgCell) / 2,
-      mapY - 6,
+      left + (T * avgCell) / 2,
+      y2 - 6,
       h === 1 ? labels.only_head : labels.mean_map.replace("{h}", h),
       { "text-anchor": "middle", "font-size": 12 }
     );
-    drawMap(g, data, average, result.allowed, mapX, mapY, avgCell, vmax);
-    var small = Math.max(6, Math.min(10, avgCell * 0.9));
-    tokenLabels(g, result.tokens, mapX, mapY, avgCell, "y", small);
-    tokenLabels(g, result.tokens, mapX, mapY + T * avgCell, avgCell, "x", small);
-    // The entropy of each head, bottom right, with the uniform ceiling dashed.
-    var plotX = 705;
-    var plotY = 380;
-    var plotW = 180;
-    var plotH = 110;
+    drawMap(g, data, average, result.allowed, left, y2, avgCell, vmax);
+    tokenLabels(g, result.tokens, left, y2, avgCell, "y", small);
+    tokenLabels(g, result.tokens, left, y2 + T * avgCell, avgCell, "x", small);
+    var avgBottom = y2 + T * avgCell + (rotate ? 0.6 * small * longest : small) + 8;
+    var plotX = 400;
+    var plotY = y2 + 10;
+    var plotW = 270;
+    var plotH = 150;
     var ymax = result.max_entropy * 1.25 + 1e-9;
-    text(g, plotX + plotW / 2, plotY - 10, labels.entropy_title, {
+    text(g, plotX + plotW / 2, y2 - 6, labels.entropy_title, {
       "text-anchor": "middle",
       "font-size": 12,
     });
@@ -344,33 +342,33 @@
     var ceilY = plotY + plotH - (result.max_entropy / ymax) * plotH;
     el("line", { x1: plotX, y1: ceilY, x2: plotX + plotW, y2: ceilY, stroke: "black",
       "stroke-dasharray": "4 3" }, g);
-    text(g, plotX + plotW, ceilY - 3, labels.uniform, {
+    text(g, plotX + plotW, ceilY - 4, labels.uniform, {
       "text-anchor": "end",
-      "font-size": 10,
+      "font-size": 11,
     });
     [0, result.max_entropy].forEach(function (v) {
-      text(g, plotX - 3, plotY + plotH - (v / ymax) * plotH, fmt(v), {
+      text(g, plotX - 4, plotY + plotH - (v / ymax) * plotH, fmt(v), {
         "text-anchor": "end",
         "dominant-baseline": "middle",
-        "font-size": 10,
+        "font-size": 11,
       });
     });
     [0, h - 1].forEach(function (i3) {
-      text(g, plotX + (i3 + 0.5) * slot, plotY + plotH + 12, String(i3), {
+      text(g, plotX + (i3 + 0.5) * slot, plotY + plotH + 13, String(i3), {
         "text-anchor": "middle",
-        "font-size": 10,
+        "font-size": 11,
       });
     });
-    text(g, plotX + plotW / 2, plotY + plotH + 24, labels.head_axis, {
+    text(g, plotX + plotW / 2, plotY + plotH + 28, labels.head_axis, {
       "text-anchor": "middle",
-      "font-size": 11,
+      "font-size": 12,
     });
-    text(g, plotX - 28, plotY + plotH / 2, labels.nats, {
+    text(g, plotX - 34, plotY + plotH / 2, labels.nats, {
       "text-anchor": "middle",
-      "font-size": 11,
-      transform: "rotate(-90 " + (plotX - 28) + " " + (plotY + plotH / 2) + ")",
+      "font-size": 12,
+      transform: "rotate(-90 " + (plotX - 34) + " " + (plotY + plotH / 2) + ")",
     });
-    H = Math.max(H, plotY + plotH + 36);
+    var H = Math.max(avgBottom, plotY + plotH + 36) + 8;
     background.setAttribute("height", H);
     svg.setAttribute("viewBox", "0 0 " + W + " " + H);
   }

@@ -84,11 +84,14 @@ _STYLE = """
   align-items: center; margin-bottom: 0.4em; }
 .mha-explorer label, .mha-explorer legend { font-size: 0.95em; }
 .mha-explorer fieldset { border: none; margin: 0; padding: 0; display: flex;
-  gap: 0.6em; align-items: center; }
+  gap: 0.8em; align-items: center; }
+.mha-explorer fieldset label { display: inline-flex; align-items: center;
+  gap: 0.25em; margin: 0; }
+.mha-explorer input[type=radio] { margin: 0; }
 .mha-explorer legend { float: left; margin-right: 0.4em; padding: 0; }
 .mha-explorer output { display: inline-block; min-width: 2.5em; font-weight: bold; }
 .mha-explorer select { max-width: 28em; }
-.mha-explorer svg { width: 100%; max-width: 900px; height: auto; display: block;
+.mha-explorer svg { width: 100%; max-width: 700px; height: auto; display: block;
   background: white; }
 """
 
@@ -213,7 +216,7 @@ class PageExplorer:
             f'<p class="mha-note">{html.escape(labels["note"])}</p>'
             f'<div class="mha-controls">'
             + "".join(f"<span>{c}</span>" for c in controls)
-            + '</div><svg viewBox="0 0 900 540" role="img" aria-label=""></svg>'
+            + '</div><svg viewBox="0 0 700 600" role="img" aria-label=""></svg>'
             f'<script type="application/json" class="mha-explorer-data">{data}'
             f"</script><script>{script}</script></div>"
         )
