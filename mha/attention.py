@@ -4,6 +4,9 @@
 ``output = weights @ v``. Everything works on any number of leading dimensions, so the
 same code serves one head ``(T, d_k)``, a batch ``(B, T, d_k)`` or all heads at once
 ``(B, h, T, d_k)``.
+
+The public functions check their inputs; the package's own calls go to the unchecked
+cores (``_attention_scores``, ``_attend``) on tensors it has already checked.
 """
 
 from __future__ import annotations
@@ -15,13 +18,14 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ._validate import (
+    check_broadcastable,
     check_dropout,
     check_floating,
     check_mask_dtype,
     check_same_dtype_device,
     shape_str,
 )
-from .masks import causal_mask, combine_masks, masked_softmax
+from .masks import _causal_mask, _masked_softmax, combine_masks
 
 
 def check_qkv_rank(name: str, x: Tensor, layout: str) -> None:
@@ -46,14 +50,9 @@ def _leading_dims(q: Tensor, k: Tensor) -> None:
         ) from None
 
 
-def attention_scores(q: Tensor, k: Tensor) -> Tensor:
-    """Scaled dot products of every query with every key.
-
-    Shapes: ``q (..., T, d_k)``, ``k (..., S, d_k) -> (..., T, S)``, with
-    ``scores[..., i, j] = q[..., i, :] . k[..., j, :] / sqrt(d_k)``. The scale keeps the
-    scores' variance near 1 when the entries of ``q`` and ``k`` have variance 1, so the
-    softmax does not saturate as ``d_k`` grows. Leading dims broadcast.
-    """
+def attention_scores_inputs(q: Tensor, k: Tensor) -> None:
+    """The checks of :func:`attention_scores`: ``q (..., T, d_k)``, ``k (..., S,
+    d_k)`` floating, same dtype and device, same ``d_k``, broadcastable batch dims."""
     check_qkv_rank("q", q, "(..., T, d_k)")
     check_qkv_rank("k", k, "(..., S, d_k)")
     check_same_dtype_device("q", q, k=k)
@@ -63,6 +62,22 @@ def attention_scores(q: Tensor, k: Tensor) -> Tensor:
             f"(d_k={q.shape[-1]}) and k {shape_str(k.shape)} (d_k={k.shape[-1]})."
         )
     _leading_dims(q, k)
+
+
+def attention_scores(q: Tensor, k: Tensor) -> Tensor:
+    """Scaled dot products of every query with every key.
+
+    Shapes: ``q (..., T, d_k)``, ``k (..., S, d_k) -> (..., T, S)``, with
+    ``scores[..., i, j] = q[..., i, :] . k[..., j, :] / sqrt(d_k)``. The scale keeps the
+    scores' variance near 1 when the entries of ``q`` and ``k`` have variance 1, so the
+    softmax does not saturate as ``d_k`` grows. Leading dims broadcast.
+    """
+    attention_scores_inputs(q, k)
+    return _attention_scores(q, k)
+
+
+def _attention_scores(q: Tensor, k: Tensor) -> Tensor:
+    """:func:`attention_scores` on inputs already checked."""
     scale = 1.0 / math.sqrt(q.shape[-1])
     # Scaling q before the product (not the scores after) is what PyTorch does too.
     k_t = k.transpose(-2, -1)  # (..., S, d_k) -> (..., d_k, S)
@@ -96,7 +111,7 @@ def scaled_dot_product_attention(
     gradients; ``F.scaled_dot_product_attention`` agrees on CPU in recent versions,
     ``nn.MultiheadAttention`` returns NaN (pytorch issues 41508 and 160064).
     """
-    scores = attention_scores(q, k)  # (..., T, S)
+    attention_scores_inputs(q, k)
     check_qkv_rank("v", v, "(..., S, d_v)")
     check_same_dtype_device("q", q, v=v)
     if v.shape[-2] != k.shape[-2]:
@@ -110,10 +125,23 @@ def scaled_dot_product_attention(
     if attn_mask is not None:
         masks.append(check_mask_dtype("attn_mask", attn_mask))
     if is_causal:
-        T, S = scores.shape[-2:]
-        masks.append(causal_mask(T, S, device=q.device))  # (T, S)
-    mask = combine_masks(*masks, dtype=scores.dtype)
-    weights = masked_softmax(scores, mask)  # (..., T, S)
-    if training and dropout_p > 0.0:
+        T, S = q.shape[-2], k.shape[-2]
+        masks.append(_causal_mask(T, S, q.device))  # (T, S)
+    mask = combine_masks(*masks, dtype=q.dtype)
+    if mask is not None:
+        batch = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2])
+        check_broadcastable("attn_mask", mask, (*batch, q.shape[-2], k.shape[-2]),
+                            "(..., T, S)")
+    return _attend(q, k, v, mask, dropout_p if training else 0.0)
+
+
+def _attend(
+    q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, dropout_p: float = 0.0
+) -> tuple[Tensor, Tensor]:
+    """:func:`scaled_dot_product_attention` on inputs already checked, with one
+    merged mask (or None): ``(output, weights)``; dropout when ``dropout_p > 0``."""
+    scores = _attention_scores(q, k)  # (..., T, S)
+    weights = _masked_softmax(scores, mask)  # (..., T, S)
+    if dropout_p > 0.0:
         weights = F.dropout(weights, p=dropout_p)
     return weights @ v, weights  # (..., T, S) @ (..., S, d_v) -> (..., T, d_v)

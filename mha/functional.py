@@ -1,7 +1,13 @@
 """The whole multi-head attention forward pass as one function of inputs and weights.
 
-:class:`mha.MultiHeadAttention` is a thin module around :func:`multi_head_attention`:
-it owns the four projections and handles ``batch_first`` and unbatched inputs.
+:class:`mha.MultiHeadAttention` is a thin module around the same forward pass: it
+owns the four projections and handles ``batch_first`` and unbatched inputs.
+
+Validation happens once, at the door: :func:`multi_head_attention` checks its inputs
+and weights, the layers check theirs, and both then call the unchecked
+``_multi_head_attention``, whose steps call the unchecked cores of ``heads``,
+``attention`` and ``masks``. Only the user's masks are checked inside, by
+:func:`mha.merge_masks`, the one place that reads them.
 """
 
 from __future__ import annotations
@@ -15,15 +21,16 @@ from ._validate import (
     check_floating,
     check_heads_divide,
     check_kv_heads,
+    check_mask_dtype,
     check_positive_int,
     check_qkv,
     check_rank,
     check_same_dtype_device,
     check_shape,
 )
-from .attention import scaled_dot_product_attention
-from .heads import merge_heads, split_heads
-from .masks import empty_rows, merge_masks
+from .attention import _attend
+from .heads import _merge_heads, _split_heads
+from .masks import _empty_rows, merge_masks
 
 
 def _check_inputs(
@@ -109,12 +116,38 @@ def fused_attention(
     :func:`mha.scaled_dot_product_attention`. ``is_causal`` is passed through and
     only used without ``mask``.
     """
+    for name, x, layout in (
+        ("q", q, "(B, h, T, d_k)"),
+        ("k", k, "(B, g, S, d_k)"),
+        ("v", v, "(B, g, S, d_k)"),
+    ):
+        check_rank(name, check_floating(name, x), 4, layout)
+    check_same_dtype_device("q", q, k=k, v=v)
+    if q.shape[1] % k.shape[1] or k.shape[:3] != v.shape[:3]:
+        raise ValueError(
+            f"k and v must have the same (B, g, S) and g must divide the h of q; got "
+            f"q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}."
+        )
+    if mask is not None:
+        check_mask_dtype("mask", mask)
+    return _fused_attention(q, k, v, mask, check_dropout(dropout_p), is_causal)
+
+
+def _fused_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    mask: Tensor | None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+) -> Tensor:
+    """:func:`fused_attention` on inputs already checked."""
     gqa = {"enable_gqa": True} if k.shape[1] != q.shape[1] else {}
     if mask is None:
         return F.scaled_dot_product_attention(
             q, k, v, dropout_p=dropout_p, is_causal=is_causal, **gqa
         )
-    empty = empty_rows(mask)  # (B|1, h|1, T, 1): rows with no key left
+    empty = _empty_rows(mask)  # (B|1, h|1, T, 1): rows with no key left
     # Flip the polarity (F.scaled_dot_product_attention keeps True); an empty row
     # keeps every key for now and is zeroed below.
     keep = ~mask | empty if mask.dtype == torch.bool else mask.masked_fill(empty, 0.0)
@@ -184,17 +217,48 @@ def multi_head_attention(
     weights |= {"b_q": b_q, "b_k": b_k, "b_v": b_v, "b_o": b_o}
     _check_inputs(query, key, value, weights, num_heads, num_kv_heads)
     dropout_p = check_dropout(dropout_p, "dropout_p")
-    if not training:
-        dropout_p = 0.0
+    return _multi_head_attention(
+        query,
+        key,
+        value,
+        weights,
+        num_heads=num_heads,
+        num_kv_heads=num_kv_heads,
+        key_padding_mask=key_padding_mask,
+        need_weights=need_weights,
+        attn_mask=attn_mask,
+        average_attn_weights=average_attn_weights,
+        is_causal=is_causal,
+        dropout_p=dropout_p if training else 0.0,
+    )
+
+
+def _multi_head_attention(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    weights: dict[str, Tensor | None],
+    *,
+    num_heads: int,
+    num_kv_heads: int,
+    key_padding_mask: Tensor | None,
+    need_weights: bool,
+    attn_mask: Tensor | None,
+    average_attn_weights: bool,
+    is_causal: bool,
+    dropout_p: float,
+) -> tuple[Tensor, Tensor | None]:
+    """:func:`multi_head_attention` on checked inputs and weights (batch first); the
+    masks are checked by :func:`mha.merge_masks`. ``dropout_p`` is 0 in eval mode."""
     B, T, _ = query.shape
     S = key.shape[1]
 
     # 1. Project the inputs to queries, keys and values.
     q, k, v = _project(query, key, value, weights)
     # 2. Split them into heads.
-    q = split_heads(q, num_heads)  # (B, T, E) -> (B, h, T, d_k)
-    k = split_heads(k, num_kv_heads)  # (B, S, kv_dim) -> (B, g, S, d_k)
-    v = split_heads(v, num_kv_heads)  # (B, S, kv_dim) -> (B, g, S, d_k)
+    q = _split_heads(q, num_heads)  # (B, T, E) -> (B, h, T, d_k)
+    k = _split_heads(k, num_kv_heads)  # (B, S, kv_dim) -> (B, g, S, d_k)
+    v = _split_heads(v, num_kv_heads)  # (B, S, kv_dim) -> (B, g, S, d_k)
     # 3. One mask for all: (B|1, h|1, T, S), or None. A causal mask alone is left to
     #    the fused kernel when it runs, as it can skip the masked half.
     kernel_causal = (
@@ -220,11 +284,12 @@ def multi_head_attention(
             repeats = num_heads // num_kv_heads
             k = k.repeat_interleave(repeats, dim=1)  # (B, g, S, d_k) -> (B, h, S, d_k)
             v = v.repeat_interleave(repeats, dim=1)  # (B, g, S, d_k) -> (B, h, S, d_k)
-        out, attn = scaled_dot_product_attention(q, k, v, mask, dropout_p)
+        out, attn = _attend(q, k, v, mask, dropout_p)
         if average_attn_weights:
             attn = attn.mean(dim=1)  # (B, h, T, S) -> (B, T, S)
     else:
-        out = fused_attention(q, k, v, mask, dropout_p, is_causal=kernel_causal)
+        out = _fused_attention(q, k, v, mask, dropout_p, is_causal=kernel_causal)
         attn = None
     # 5. Concatenate the heads and mix them with the output projection.
-    return F.linear(merge_heads(out), w_o, b_o), attn  # (B, h, T, d_k) -> (B, T, E)
+    w_o, b_o = weights["w_o"], weights["b_o"]
+    return F.linear(_merge_heads(out), w_o, b_o), attn  # (B, h, T, d_k) -> (B, T, E)

@@ -13,9 +13,10 @@ from ._validate import (
     check_positive_int,
     check_qkv,
     check_rank,
+    check_same_dtype_device,
     check_tensor,
 )
-from .functional import multi_head_attention
+from .functional import _multi_head_attention
 
 
 def _apply_once(fn: Callable[[Tensor], Tensor], *xs: Tensor) -> list[Tensor]:
@@ -122,6 +123,10 @@ class AttentionLayerBase(nn.Module):
             vdim=self.vdim,
             batch_dim=batch_dim,
         )
+        weights = self.projection_weights()
+        check_same_dtype_device(
+            "the weights", weights["w_q"], query=query, key=key, value=value
+        )
         if unbatched:
             query, key, value = _apply_once(_add_batch_dim, query, key, value)
             if key_padding_mask is not None:
@@ -134,27 +139,28 @@ class AttentionLayerBase(nn.Module):
                 key_padding_mask = key_padding_mask.unsqueeze(0)  # (S,) -> (1, S)
         elif not self.batch_first:
             query, key, value = _apply_once(_swap_batch_and_time, query, key, value)
-        out, weights = multi_head_attention(
+        # The inputs are checked and the weights are the layer's own: the unchecked
+        # forward pass (which still checks the masks, in mha.merge_masks).
+        out, attn = _multi_head_attention(
             query,
             key,
             value,
+            weights,
             num_heads=self.num_heads,
             num_kv_heads=self.num_kv_heads,
-            **self.projection_weights(),
             key_padding_mask=key_padding_mask,
             need_weights=need_weights,
             attn_mask=attn_mask,
             average_attn_weights=average_attn_weights,
             is_causal=is_causal,
-            dropout_p=self.dropout,
-            training=self.training,
+            dropout_p=self.dropout if self.training else 0.0,
         )
         if unbatched:
             out = out.squeeze(0)  # (1, T, E) -> (T, E)
-            weights = None if weights is None else weights.squeeze(0)  # drop B = 1
+            attn = None if attn is None else attn.squeeze(0)  # drop B = 1
         elif not self.batch_first:
             out = _swap_batch_and_time(out)  # (B, T, E) -> (T, B, E)
-        return out, weights
+        return out, attn
 
     def extra_repr(self) -> str:
         kv = (

@@ -50,6 +50,11 @@ def causal_mask(
     """
     check_positive_int("T", T)
     S = T if S is None else check_positive_int("S", S)
+    return _causal_mask(T, S, device)
+
+
+def _causal_mask(T: int, S: int, device: torch.device | str | None = None) -> Tensor:
+    """:func:`causal_mask` for sizes already checked."""
     return torch.ones(T, S, dtype=torch.bool, device=device).triu(1)  # (T, S)
 
 
@@ -87,10 +92,16 @@ def masked_softmax(scores: Tensor, mask: Tensor | None = None, dim: int = -1) ->
     all zeros, with finite gradients, where ``torch.softmax`` would give NaN.
     """
     check_floating("scores", scores)
+    if mask is not None:
+        check_mask_dtype("mask", mask)
+        check_broadcastable("mask", mask, scores.shape, "(..., T, S)")
+    return _masked_softmax(scores, mask, dim)
+
+
+def _masked_softmax(scores: Tensor, mask: Tensor | None, dim: int = -1) -> Tensor:
+    """:func:`masked_softmax` on inputs already checked."""
     if mask is None:
         return torch.softmax(scores, dim=dim)
-    check_mask_dtype("mask", mask)
-    check_broadcastable("mask", mask, scores.shape, "(..., T, S)")
     if mask.dtype == torch.bool:
         scores = scores.masked_fill(mask, NEG_INF)
     else:
@@ -203,7 +214,7 @@ def merge_masks(
             )
         parts.append(key_padding_mask[:, None, None, :])  # (B, S) -> (B, 1, 1, S)
     if is_causal:
-        parts.append(causal_mask(T, S, device=device)[None, None])  # -> (1, 1, T, S)
+        parts.append(_causal_mask(T, S, device)[None, None])  # -> (1, 1, T, S)
     return combine_masks(*parts, dtype=dtype)
 
 
@@ -234,5 +245,10 @@ def empty_rows(mask: Tensor) -> Tensor:
     float mask when it is all ``-inf``.
     """
     check_tensor("mask", mask)
+    return _empty_rows(mask)
+
+
+def _empty_rows(mask: Tensor) -> Tensor:
+    """:func:`empty_rows` on a mask already checked."""
     hidden = mask if mask.dtype == torch.bool else torch.isneginf(mask)
     return hidden.all(dim=-1, keepdim=True)
