@@ -28,13 +28,29 @@ def divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
-def check_positive_int(name: str, value: object) -> int:
-    """Return ``value`` if it is an int > 0, else raise ``TypeError``/``ValueError``."""
+def check_int(
+    name: str, value: object, minimum: int | None = 1, hint: str = ""
+) -> int:
+    """Return ``value`` if it is an int ``>= minimum`` (any int if ``minimum`` is
+    None).
+
+    Raises ``TypeError`` for a non-int (a bool is not an int here) and ``ValueError``
+    for one below ``minimum``; ``hint`` is added to either message.
+    """
+    extra = f" Hint: {hint}" if hint else ""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int; got {type(value).__name__} {value!r}.")
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive int; got {name}={value}.")
+        raise TypeError(
+            f"{name} must be an int; got {type(value).__name__} {value!r}.{extra}"
+        )
+    if minimum is not None and value < minimum:
+        wanted = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+        raise ValueError(f"{name} must be {wanted}; got {name}={value}.{extra}")
     return value
+
+
+def check_positive_int(name: str, value: object, hint: str = "") -> int:
+    """Return ``value`` if it is an int > 0, else raise ``TypeError``/``ValueError``."""
+    return check_int(name, value, 1, hint)
 
 
 def check_divides(

@@ -10,6 +10,8 @@ from typing import TypeVar
 import numpy as np
 import torch
 
+from ._validate import check_int, check_positive_int
+
 K = TypeVar("K", bound=Hashable)
 
 
@@ -24,8 +26,7 @@ def seed_everything(seed: int) -> None:
     Call it at the top of a notebook so that its numbers and figures are the same on
     every run. ``seed`` must be an int in ``[0, 2**32)`` (NumPy's range).
     """
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int; got {type(seed).__name__} {seed!r}.")
+    check_int("seed", seed, minimum=None)
     if not 0 <= seed < 2**32:
         raise ValueError(f"seed must be in [0, 2**32); got seed={seed}.")
     random.seed(seed)
@@ -48,10 +49,8 @@ def interleaved_times(
     untimed rounds come first. ``sync`` (e.g. ``torch.cuda.synchronize``) runs before
     and after each timed call, for work that runs asynchronously.
     """
-    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
-        raise ValueError(f"rounds must be a positive int; got {rounds!r}.")
-    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
-        raise ValueError(f"warmup must be an int >= 0; got {warmup!r}.")
+    check_positive_int("rounds", rounds)
+    check_int("warmup", warmup, minimum=0)
     keys = list(calls)
     for _ in range(warmup):
         for key in keys:

@@ -15,6 +15,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .._validate import check_int, check_positive_int
+
 __all__ = [
     "D_MODEL",
     "MASKS",
@@ -67,11 +69,8 @@ def tokenize(sentence: str) -> list[str]:
 
 
 def _check_d_model(d_model: object) -> int:
-    if isinstance(d_model, bool) or not isinstance(d_model, int):
-        raise TypeError(
-            f"d_model must be an int, got {type(d_model).__name__} {d_model!r}."
-        )
-    if d_model < 2 or d_model % 2:
+    check_int("d_model", d_model, minimum=2, hint=f"the explorer uses {D_MODEL}.")
+    if d_model % 2:
         raise ValueError(
             f"d_model must be an even int >= 2 (sinusoidal positions use sin/cos "
             f"pairs), got d_model={d_model}. Hint: the explorer uses {D_MODEL}."
@@ -97,8 +96,7 @@ def positional_encoding(length: int, d_model: int = D_MODEL) -> Tensor:
     ``PE[t, 2i] = sin(t / 10000^(2i/E))`` and ``PE[t, 2i+1] = cos(...)``.
     """
     _check_d_model(d_model)
-    if isinstance(length, bool) or not isinstance(length, int) or length < 1:
-        raise ValueError(f"length must be a positive int, got {length!r}.")
+    check_positive_int("length", length)
     position = torch.arange(length, dtype=torch.float32)[:, None]  # (T, 1)
     even = torch.arange(0, d_model, 2, dtype=torch.float32)  # (E/2,)
     angle = position / 10000.0 ** (even / d_model)  # (T, 1) / (E/2,) -> (T, E/2)
@@ -141,11 +139,12 @@ def prepare_tokens(
     _check_choice("mask", mask, MASKS)
     tokens = tokenize(sentence)
     if seq_len is not None:
-        if isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len < 1:
-            raise ValueError(
-                f"seq_len must be a positive int (tokens to keep), got {seq_len!r}. "
-                f"Hint: the sentence has {len(tokens)} tokens; None keeps them all."
-            )
+        check_positive_int(
+            "seq_len",
+            seq_len,
+            hint=f"the tokens to keep; the sentence has {len(tokens)}, and None "
+            f"keeps them all.",
+        )
         tokens = tokens[:seq_len]
     n_real = len(tokens)
     if mask == "padding":
