@@ -9,9 +9,22 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# A second environment with Colab's package versions (ipywidgets 7.7.1), for tests.
+# A second environment for the tests, Colab's: Python 3.13 and Colab's versions of
+# every package (requirements-colab.txt). The registry's torch 2.11.0 for Linux is a
+# CUDA build, about 3 GB with its NVIDIA libraries: its wheels are kept outside the
+# clone in COLAB_WHEELS, so a fresh clone (or a new .venv-colab) installs offline.
 COLAB_VENV := .venv-colab
 COLAB_STAMP := $(COLAB_VENV)/.installed
+COLAB_WHEELS ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/mha-course/colab-wheels
+# Python 3.13 from pyenv (newest 3.13.x), else python3.13 on PATH.
+COLAB_PYTHON ?= $(firstword \
+    $(wildcard $(shell pyenv prefix 3.13 2>/dev/null)/bin/python3.13) \
+    $(lastword $(sort $(wildcard $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions/3.13.*/bin/python3.13))) \
+    $(shell command -v python3.13 2>/dev/null))
+COLAB_PIP := $(COLAB_VENV)/bin/python -m pip
+COLAB_INSTALL := $(COLAB_PIP) install --quiet --no-index --find-links $(COLAB_WHEELS) \
+    -r requirements-colab.txt
+IS_313 := -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))'
 NOTEBOOKS := $(wildcard chapters/*.ipynb exercises/*.ipynb solutions/*.ipynb)
 
 .PHONY: setup book test lint strip exercises clean
@@ -19,17 +32,24 @@ NOTEBOOKS := $(wildcard chapters/*.ipynb exercises/*.ipynb solutions/*.ipynb)
 setup: $(STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
-	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), \
-	    f"Python 3.10 or newer is needed, found {sys.version.split()[0]}"'
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), \
+	    f"Python 3.11 or newer is needed, found {sys.version.split()[0]}"'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
-$(COLAB_STAMP): requirements-colab.txt pyproject.toml
-	test -x $(COLAB_VENV)/bin/python || $(PYTHON) -m venv $(COLAB_VENV)
-	$(COLAB_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(COLAB_VENV)/bin/python -m pip install --quiet -r requirements-colab.txt
+# The tests install the book's package into it themselves, as Colab's setup cell does.
+$(COLAB_STAMP): requirements-colab.txt
+	@"$(COLAB_PYTHON)" $(IS_313) 2>/dev/null || { echo "Python 3.13 (Colab's) was \
+	not found for $(COLAB_VENV): install it (pyenv install 3.13) or pass \
+	COLAB_PYTHON=/path/to/python3.13." >&2; exit 1; }
+	$(COLAB_VENV)/bin/python $(IS_313) 2>/dev/null || \
+	    { rm -rf $(COLAB_VENV) && "$(COLAB_PYTHON)" -m venv $(COLAB_VENV); }
+	$(COLAB_INSTALL) >/dev/null 2>&1 || { \
+	    echo "Downloading Colab's wheels into $(COLAB_WHEELS) (about 3 GB, once)"; \
+	    $(COLAB_PIP) download --quiet --no-cache-dir -d $(COLAB_WHEELS) \
+	        -r requirements-colab.txt && $(COLAB_INSTALL); }
 	touch $(COLAB_STAMP)
 
 book: $(STAMP)
