@@ -289,3 +289,33 @@ def test_the_built_package_carries_every_quiz_file(tmp_path):
     }
     assert len(wanted) == len(CHAPTERS) + 1  # and ui.json
     assert wanted <= names, sorted(wanted - names)
+
+
+def test_the_quiz_works_in_a_sandboxed_frame_as_colab_shows_outputs(browser):
+    """Colab runs each output's HTML in its own sandboxed iframe (scripts allowed,
+    nothing else): the quiz must need no more than that."""
+    import html
+
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("request", lambda r: errors.append(r.url) if r.url != "about:blank" else 0)
+    inner = (
+        f"<!doctype html><html lang='en'><body>{load_quiz('07_concatenate').to_html()}"
+    )
+    page.set_content(
+        '<!doctype html><html lang="en"><body><iframe title="output" '
+        f'sandbox="allow-scripts" srcdoc="{html.escape(inner)}" width="900" '
+        'height="900"></iframe></body></html>'
+    )
+    frame = page.frame_locator("iframe")
+    item = frame.locator('.mha-quiz-question[data-id="layer-params"]')
+    item.locator("input").fill("12480")
+    item.locator("input").press("Enter")
+    feedback = item.locator(".mha-quiz-feedback")
+    assert "leaves out the output projection" in feedback.inner_text()
+    item.locator("input").fill("16,640")
+    item.get_by_role("button", name="Check").click()
+    assert feedback.get_attribute("data-state") == "right"
+    assert not errors, errors
+    page.close()
