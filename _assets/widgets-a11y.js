@@ -88,8 +88,14 @@
         .forEach(function (widget) {
           var label = labelOf(widget);
           var value = widget.querySelector(".widget-readout, select, .mod-active");
-          var text = value && (value.tagName === "SELECT"
-            ? value.options[value.selectedIndex].text : value.textContent);
+          var text = "";
+          if (value && value.tagName === "SELECT") {
+            // Nothing is selected yet while the widget is still rendering.
+            var chosen = value.options[value.selectedIndex];
+            text = chosen ? chosen.text : "";
+          } else if (value) {
+            text = value.textContent;
+          }
           if (label && text) {
             parts.push(label.textContent.trim() + " = " + text.trim());
           }
