@@ -15,7 +15,13 @@ They land in `_vendor/` (not committed); Sphinx copies it into `_build/html/_sta
 Run by scripts/build_book.py before every build; it does nothing when the pinned
 versions are already there.
 
-Usage: python scripts/vendor_js.py [--force]
+One more package is for the tests only and is never published with the book:
+
+* `axe-core`: the accessibility rules engine the browser tests inject into every
+  built page (tests/test_accessibility.py). Its `axe.min.js` lands in
+  `node_modules/axe-core/` (not committed), outside Sphinx's static paths.
+
+Usage: python scripts/vendor_js.py [--force] [--test]
 """
 
 from __future__ import annotations
@@ -34,6 +40,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VENDOR = ROOT / "_vendor"
 STAMP = VENDOR / "versions.json"
+TEST_VENDOR = ROOT / "node_modules"
+TEST_STAMP = TEST_VENDOR / "axe-core" / "versions.json"
+AXE_JS = TEST_VENDOR / "axe-core" / "axe.min.js"
 
 
 def keep_widgets(path: str) -> str | None:
@@ -76,13 +85,34 @@ PACKAGES = {
 PINS = {name: version for name, (version, _, _) in PACKAGES.items()}
 
 
+def keep_axe(path: str) -> str | None:
+    """Where a file of the axe-core package goes, or None to skip it."""
+    name = path.removeprefix("package/")
+    return f"axe-core/{name}" if name in ("axe.min.js", "LICENSE") else None
+
+
+# For the tests only: fetched into node_modules/, never copied into the book.
+TEST_PACKAGES = {
+    "axe-core": (
+        "4.14.1",
+        "sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASy"
+        "FNNtuFooJpZe37OgudVGtQ==",
+        keep_axe,
+    ),
+}
+TEST_PINS = {name: version for name, (version, _, _) in TEST_PACKAGES.items()}
+
+
 def integrity(path: Path) -> str:
     digest = hashlib.sha512(path.read_bytes()).digest()
     return "sha512-" + base64.b64encode(digest).decode()
 
 
-def fetch(name: str, version: str, expected: str, keep, workdir: Path) -> int:
-    """npm-pack one package, check its hash, extract the kept files; count them."""
+def fetch(
+    name: str, version: str, expected: str, keep, workdir: Path, dest: Path = VENDOR
+) -> int:
+    """npm-pack one package, check its hash, extract the kept files into `dest`;
+    count them."""
     npm = shutil.which("npm")
     if npm is None:
         raise SystemExit(
@@ -105,9 +135,9 @@ def fetch(name: str, version: str, expected: str, keep, workdir: Path) -> int:
             target = keep(member.name) if member.isfile() else None
             if target is None:
                 continue
-            dest = VENDOR / target
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_bytes(tar.extractfile(member).read())
+            out_path = dest / target
+            out_path.parent.mkdir(parents=True, exist_ok=True)
+            out_path.write_bytes(tar.extractfile(member).read())
             count += 1
     return count
 
@@ -126,8 +156,25 @@ def ensure(force: bool = False) -> bool:
     return True
 
 
+def ensure_test(force: bool = False) -> Path:
+    """Make `node_modules/` hold the test-only packages; return axe.min.js's path."""
+    fresh = TEST_STAMP.exists() and json.loads(TEST_STAMP.read_text()) == TEST_PINS
+    if force or not fresh or not AXE_JS.exists():
+        shutil.rmtree(TEST_VENDOR / "axe-core", ignore_errors=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, (version, expected, keep) in TEST_PACKAGES.items():
+                n = fetch(name, version, expected, keep, Path(tmp), TEST_VENDOR)
+                print(f"fetched {name}@{version} for the tests: {n} files")
+        TEST_STAMP.write_text(json.dumps(TEST_PINS, indent=1))
+    return AXE_JS
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--force", action="store_true", help="fetch even if present")
-    ensure(parser.parse_args().force)
+    parser.add_argument("--test", action="store_true", help="also the test-only JS")
+    args = parser.parse_args()
+    ensure(args.force)
+    if args.test:
+        ensure_test(args.force)
     sys.exit(0)

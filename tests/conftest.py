@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -88,6 +90,32 @@ def built_book() -> subprocess.CompletedProcess[str]:
         text=True,
         capture_output=True,
     )
+
+
+@pytest.fixture(scope="module")
+def site(built_book) -> Iterator[str]:
+    """Base URL of _build/html served on a free loopback port."""
+    from browsing import serve
+
+    assert built_book.returncode == 0, "the book did not build"
+    with serve(HTML) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (Debian's), launched by playwright, for one test module."""
+    from browsing import CHROMIUM_ARGS
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium")
+    assert chromium, (
+        "no chromium on PATH: `make test` installs it (apt-get install chromium)"
+    )
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
 
 
 __all__ = [

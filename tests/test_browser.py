@@ -5,84 +5,14 @@ to test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
-import functools
-import http.server
-import shutil
-import threading
-from collections.abc import Iterator
-
 import pytest
 import torch
+from browsing import Visit
 from conftest import ARTIFACTS, HTML, ROOT, toc_pages
-from playwright.sync_api import Browser, Page, sync_playwright
 
 from mha import explorer as ex
 
-# sphinx-book-theme logs this on a first visit with empty local storage (NOTES.md).
-KNOWN_THEME_MESSAGE = "Got invalid theme mode"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOTS = ARTIFACTS / "screenshots"
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:  # keep pytest's output readable
-        pass
-
-
-@pytest.fixture(scope="module")
-def site(built_book) -> Iterator[str]:
-    """Base URL of _build/html served on a free loopback port."""
-    assert built_book.returncode == 0, "the book did not build"
-    handler = functools.partial(QuietHandler, directory=str(HTML))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    chromium = shutil.which("chromium")
-    assert chromium, (
-        "no chromium on PATH: `make test` installs it (apt-get install chromium)"
-    )
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-class Visit:
-    """One page load, with every console error and failed request recorded."""
-
-    def __init__(self, browser: Browser, url: str) -> None:
-        self.page: Page = browser.new_page(viewport={"width": 1280, "height": 900})
-        self.errors: list[str] = []
-        self.failed: list[str] = []
-        self.page.on("console", self._console)
-        self.page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
-        self.page.on("requestfailed", lambda r: self.failed.append(f"failed {r.url}"))
-        self.page.on(
-            "response",
-            lambda r: (
-                self.failed.append(f"HTTP {r.status} {r.url}")
-                if r.status >= 400
-                else None
-            ),
-        )
-        self.page.goto(url, wait_until="networkidle")
-
-    def _console(self, message) -> None:
-        if message.type == "error" and KNOWN_THEME_MESSAGE not in message.text:
-            self.errors.append(message.text)
 
 
 @pytest.mark.parametrize("page", toc_pages())
