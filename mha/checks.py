@@ -536,7 +536,11 @@ def attention_entropy(fn: Callable[[Tensor], Tensor]) -> bool:
     return run_checks("attention_entropy", fn, cases)
 
 
-from ._checks_blockwise import online_softmax_attention  # noqa: E402, F401
+from ._checks_blockwise import (  # noqa: E402, F401
+    causal_blockwise_attention,
+    merge_states,
+    online_softmax_attention,
+)
 from ._checks_blog import blog_mask_to_torch  # noqa: E402, F401
 from ._checks_head_mask import mask_heads  # noqa: E402, F401
 from ._checks_variants import repeat_kv  # noqa: E402, F401
