@@ -500,8 +500,11 @@ def predict(
     """
     if prediction is None or prediction is Ellipsis:
         print(
-            f"{what}: not attempted yet. Replace None with your prediction, "
-            "then run the cell again."
+            textwrap.fill(
+                f"{what}: not attempted yet. Replace None with your prediction, "
+                "then run the cell again.",
+                width=76,
+            )
         )
         return False
     shown = tuple(prediction) if isinstance(prediction, torch.Size) else prediction

@@ -24,9 +24,14 @@ are merged and projected by ``W^O`` (1.0 keeps a head, 0.0 removes it), the gate
 :func:`mha.split_heads`, :func:`mha.scaled_dot_product_attention`,
 :func:`mha.merge_heads`; with a mask of ones it equals the layer.
 
-:func:`train_toy` trains one model deterministically (fixed seeds, one CPU thread,
-``torch.use_deterministic_algorithms``), in a few seconds on a laptop CPU;
-:func:`accuracy`, :func:`ablate_each_head` and :func:`pattern_scores` measure it.
+:func:`train_toy_seeds` trains one model per seed deterministically (fixed seeds,
+one CPU thread per operator, ``torch.use_deterministic_algorithms``), all of them at
+once as a :class:`ToyEnsemble` (their weights stacked along a new first dim), in
+worker threads when asked; :func:`train_toy` is the one-seed case. :func:`accuracy`,
+:func:`ablate_each_head` and :func:`pattern_scores` measure a model, and
+:class:`ToyEnsemble` measures several at once. :func:`head_means` gives each head's
+mean output, the baseline of *mean ablation* (``head_baseline``), which replaces a
+removed head by its average instead of by zeros.
 """
 
 from __future__ import annotations
