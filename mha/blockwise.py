@@ -35,6 +35,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from ._validate import (
     check_broadcastable,
+    check_floating,
     check_mask_dtype,
     check_positive_int,
     check_same_dtype_device,
@@ -42,7 +43,7 @@ from ._validate import (
 )
 from .attention import check_qkv_rank
 
-__all__ = ["TensorMemory", "blockwise_attention", "tensor_memory"]
+__all__ = ["TensorMemory", "blockwise_attention", "merge_states", "tensor_memory"]
 
 
 def _check_inputs(q: Tensor, k: Tensor, v: Tensor) -> None:
@@ -82,7 +83,8 @@ def blockwise_attention(
     attn_mask: Tensor | None = None,
     *,
     is_causal: bool = False,
-) -> Tensor:
+    return_lse: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
     """Scaled dot-product attention over blocks of keys with an online softmax.
 
     Shapes: ``q (..., T, d_k)``, ``k (..., S, d_k)``, ``v (..., S, d_v)`` ->
@@ -101,6 +103,14 @@ def blockwise_attention(
     Memory: besides the inputs and the output, a step holds one block of scores and
     one of exponentials, ``(..., T, block_size)`` each, and the running ``m``, ``l``
     ``(..., T, 1)`` and ``acc`` ``(..., T, d_v)``: O(T * block_size), not O(T * S).
+    It tiles the keys only: every step works on all ``T`` queries at once.
+    FlashAttention also tiles the queries, so that a tile fits in on-chip memory.
+
+    ``return_lse=True`` also returns each query's log-sum-exp of its scores,
+    ``m + log(l)``, shape ``(..., T)`` (``-inf`` for a query with no allowed key).
+    It is what FlashAttention keeps for the backward pass: with it, any block of
+    weights can be recomputed from ``q`` and ``k`` alone, ``exp(s - lse)``, instead of
+    being stored.
 
     Raises:
         TypeError: an input is not a floating tensor, or the mask is neither bool nor
@@ -152,7 +162,49 @@ def blockwise_attention(
         m = m_new
         del s, p  # free this block before the next one is computed
     # l == 0 only where every key was masked; acc is 0 there too, so the output is 0.
-    return acc / l.masked_fill(l == 0, 1.0)  # (..., T, d_v)
+    out = acc / l.masked_fill(l == 0, 1.0)  # (..., T, d_v)
+    if return_lse:
+        return out, (m + torch.log(l))[..., 0]  # (..., T); log 0 = -inf: no key
+    return out
+
+
+def merge_states(
+    m1: Tensor, l1: Tensor, o1: Tensor, m2: Tensor, l2: Tensor, o2: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Merge two online-softmax states of the same queries over disjoint sets of keys.
+
+    A state ``(m, l, o)`` sums up a query's scores ``s_j`` over some keys: the
+    largest score ``m`` ``(..., T, 1)``, ``l = sum_j exp(s_j - m)`` ``(..., T, 1)``
+    and ``o = sum_j exp(s_j - m) v_j`` ``(..., T, d_v)``, so that ``o / l`` is the
+    attention output over those keys. The merged state is the one of all keys
+    together: ``m = max(m1, m2)``, and each part's ``l`` and ``o`` rescaled by
+    ``exp(m_i - m)`` before they are added. A state of no keys, ``(-inf, 0, 0)``,
+    leaves the other unchanged; two of them give ``(-inf, 0, 0)``, not NaN.
+
+    The blockwise loop merges a state with one block at a time; merging whole
+    states lets parts of the keys be processed independently (in parallel, on
+    different devices) and combined afterwards, as split-key decoding kernels do.
+
+    Raises:
+        ValueError: the shapes of the two states do not match.
+    """
+    for name, first, second in (("m", m1, m2), ("l", l1, l2), ("o", o1, o2)):
+        check_floating(f"{name}1", first)
+        check_floating(f"{name}2", second)
+        if first.shape != second.shape:
+            raise ValueError(
+                f"{name}1 and {name}2 must have the same shape; got "
+                f"{shape_str(first.shape)} and {shape_str(second.shape)}."
+            )
+    if m1.shape != l1.shape or m1.shape[:-1] != o1.shape[:-1] or m1.shape[-1] != 1:
+        raise ValueError(
+            f"a state is m (..., T, 1), l (..., T, 1), o (..., T, d_v); got m "
+            f"{shape_str(m1.shape)}, l {shape_str(l1.shape)}, o {shape_str(o1.shape)}."
+        )
+    m = torch.maximum(m1, m2)  # (..., T, 1)
+    shift = m.masked_fill(torch.isneginf(m), 0.0)  # no key on either side: shift by 0
+    a1, a2 = torch.exp(m1 - shift), torch.exp(m2 - shift)  # (..., T, 1), each <= 1
+    return m, a1 * l1 + a2 * l2, a1 * o1 + a2 * o2
 
 
 @dataclass

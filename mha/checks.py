@@ -14,6 +14,7 @@ raises because your answer is wrong; an untouched stub is reported as not attemp
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Callable
 from typing import Any
 
@@ -447,30 +448,83 @@ def multi_head_attention(fn: Callable[..., tuple[Tensor, Tensor]]) -> bool:
     return run_checks("multi_head_attention", fn, cases)
 
 
-def predict(prediction: Any, actual: Any, what: str = "your prediction") -> bool:
-    """Compare a value you predicted before running the code with the real one."""
-    if prediction is None or prediction is Ellipsis:
-        print(
-            f"{what}: not attempted yet. Replace None with your prediction, "
-            "then run the cell again."
-        )
-        return False
-    if isinstance(actual, torch.Size):
-        actual = tuple(actual)
+GB_NOT_GIB = (
+    "that is the size in GB (10**9 bytes); the question asks for GiB, 2**30 = "
+    "1,073,741,824 bytes: divide the bytes by 2**30."
+)
+BYTES_PER_ELEMENT = (
+    "that is the number of elements, not bytes: multiply by the bytes per element "
+    "(4 for float32, 2 for float16 and bfloat16)."
+)
+WRONG_ELEMENT_SIZE = (
+    "the element size is off: float32 takes 4 bytes per number, float16 and "
+    "bfloat16 take 2."
+)
+QK_ONLY = (
+    "you compared only Q K^T with the projections; the weights times V is a second "
+    "T^2 product of the same size, so count 2 T^2 E against 4 T E^2."
+)
+
+
+def _matches(prediction: Any, value: Any) -> bool:
+    if isinstance(value, torch.Size):
+        value = tuple(value)
     if isinstance(prediction, torch.Size):
         prediction = tuple(prediction)
-    if isinstance(actual, float) and isinstance(prediction, int | float):
-        right = math.isclose(prediction, actual, rel_tol=1e-2, abs_tol=1e-3)
-    else:
-        right = prediction == actual
-    if right:
-        print(f"{what}: {prediction!r} is right.")
-    else:
+    if (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and isinstance(prediction, int | float)
+        and not isinstance(prediction, bool)
+        and isinstance(value, float) | isinstance(prediction, float)
+    ):
+        return math.isclose(prediction, value, rel_tol=1e-2, abs_tol=1e-3)
+    try:
+        return bool(prediction == value)
+    except (TypeError, ValueError, RuntimeError):
+        return False
+
+
+def predict(
+    prediction: Any,
+    actual: Any,
+    what: str = "your prediction",
+    *,
+    mistakes: dict[str, Any] | None = None,
+) -> bool:
+    """Compare a value you predicted before running the code with the real one.
+
+    Numbers match within 1 % (or 0.001); anything else must be equal. ``mistakes``
+    maps a hint to the value a known wrong reasoning gives (GB instead of GiB, bytes
+    per element forgotten, ...); a prediction equal to one of them gets that hint.
+    """
+    if prediction is None or prediction is Ellipsis:
         print(
-            f"{what}: you predicted {describe(prediction)}, the answer is "
-            f"{describe(actual)}. Work out where your reasoning and the code part ways."
+            textwrap.fill(
+                f"{what}: not attempted yet. Replace None with your prediction, "
+                "then run the cell again.",
+                width=76,
+            )
         )
-    return right
+        return False
+    shown = tuple(prediction) if isinstance(prediction, torch.Size) else prediction
+    answer = tuple(actual) if isinstance(actual, torch.Size) else actual
+    right = _matches(prediction, actual)
+    if right:
+        print(f"{what}: {shown!r} is right.")
+        return True
+    hint = next(
+        (h for h, wrong in (mistakes or {}).items() if _matches(prediction, wrong)),
+        "Work out where your reasoning and the code part ways.",
+    )
+    print(
+        f"{what}: you predicted {describe(shown)}, the answer is "
+        f"{describe(answer)}.\n"
+        + textwrap.fill(
+            hint, width=76, initial_indent="  hint: ", subsequent_indent="        "
+        )
+    )
+    return False
 
 
 ENTROPY_NAN = (
@@ -536,7 +590,11 @@ def attention_entropy(fn: Callable[[Tensor], Tensor]) -> bool:
     return run_checks("attention_entropy", fn, cases)
 
 
-from ._checks_blockwise import online_softmax_attention  # noqa: E402, F401
+from ._checks_blockwise import (  # noqa: E402, F401
+    causal_blockwise_attention,
+    merge_states,
+    online_softmax_attention,
+)
 from ._checks_blog import blog_mask_to_torch  # noqa: E402, F401
-from ._checks_head_mask import mask_heads  # noqa: E402, F401
+from ._checks_head_mask import mask_heads, mean_ablate  # noqa: E402, F401
 from ._checks_variants import repeat_kv  # noqa: E402, F401

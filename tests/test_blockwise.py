@@ -276,3 +276,77 @@ def test_scaling_benchmark_runs_and_fits_slopes(capsys):
     out = capsys.readouterr().out
     assert "| 1024 | 80% | mha, weights materialised |" in out
     assert "Fitted slopes" in out and "n/a" in out
+
+
+# --- the log-sum-exp and merging states ---------------------------------------------
+
+
+@pytest.mark.parametrize("block_size", [1, 3, 9])
+def test_lse_is_the_logsumexp_of_the_scores(block_size):
+    q, k, v = qkv()
+    mask = torch.zeros(7, 9, dtype=torch.bool)
+    mask[2] = True  # query 2 sees nothing
+    out, lse = blockwise_attention(q, k, v, block_size, mask, return_lse=True)
+    scores = mha.attention_scores(q, k).masked_fill(mask, float("-inf"))
+    torch.testing.assert_close(lse, torch.logsumexp(scores, dim=-1))
+    assert torch.isneginf(lse[..., 2]).all()
+    torch.testing.assert_close(out, blockwise_attention(q, k, v, block_size, mask))
+    # FlashAttention's backward pass: any block of weights from q, k and lse alone
+    weights = mha.masked_softmax(mha.attention_scores(q, k), mask)
+    block = torch.exp(scores[..., 3:6] - lse[..., None])  # keys 3..5
+    rows = [0, 1, 3, 4, 5, 6]  # query 2 has no key: exp(-inf - (-inf)) is NaN
+    torch.testing.assert_close(block[..., rows, :], weights[..., rows, 3:6])
+
+
+def state(q, k, v):
+    """(m, l, o) of queries q over keys k, v, from the materialised scores."""
+    scores = mha.attention_scores(q, k)  # (..., T, S)
+    m = scores.amax(dim=-1, keepdim=True)
+    p = torch.exp(scores - m)
+    return m, p.sum(dim=-1, keepdim=True), p @ v
+
+
+def empty_state(q, v):
+    lead = (*q.shape[:-1], 1)
+    return (
+        torch.full(lead, float("-inf"), dtype=q.dtype),
+        torch.zeros(lead, dtype=q.dtype),
+        torch.zeros(*q.shape[:-1], v.shape[-1], dtype=q.dtype),
+    )
+
+
+def test_merging_the_states_of_two_key_sets_is_the_state_of_both():
+    q, k, v = qkv(T=6, S=11)
+    q = q * 10  # large scores: a missing rescale would show
+    first, second = (
+        state(q, k[..., :4, :], v[..., :4, :]),
+        state(q, k[..., 4:, :], v[..., 4:, :]),
+    )
+    m, l, o = mha.blockwise.merge_states(*first, *second)  # noqa: E741
+    for got, want in zip((m, l, o), state(q, k, v), strict=True):
+        torch.testing.assert_close(got, want)
+    expected, _ = mha.scaled_dot_product_attention(q, k, v)
+    torch.testing.assert_close(o / l, expected)
+    # the order of the parts does not matter
+    for got, want in zip(
+        mha.blockwise.merge_states(*second, *first), (m, l, o), strict=True
+    ):
+        torch.testing.assert_close(got, want)
+
+
+def test_an_empty_state_changes_nothing_and_two_give_no_nan():
+    q, k, v = qkv(T=4, S=5)
+    full, empty = state(q, k, v), empty_state(q, v)
+    for got, want in zip(mha.blockwise.merge_states(*empty, *full), full, strict=True):
+        torch.testing.assert_close(got, want)
+    m, l, o = mha.blockwise.merge_states(*empty, *empty)  # noqa: E741
+    assert torch.isneginf(m).all() and (l == 0).all() and (o == 0).all()
+
+
+def test_merge_states_rejects_mismatched_states():
+    q, k, v = qkv(T=4, S=5)
+    m, l, o = state(q, k, v)  # noqa: E741
+    with pytest.raises(ValueError, match="same shape"):
+        mha.blockwise.merge_states(m, l, o, m[..., :2, :], l, o)
+    with pytest.raises(ValueError, match=r"a state is m \(\.\.\., T, 1\)"):
+        mha.blockwise.merge_states(l, o, o, l, o, o)

@@ -350,3 +350,30 @@ def test_attention_entropy_accepts_reference_and_rejects_stub(capsys):
     assert ok is True and "all 5 cases pass" in report, report
     ok, report = verdict(capsys, checks.attention_entropy, stub)
     assert ok is False and "not attempted yet" in report
+
+
+@pytest.mark.parametrize(
+    "prediction, hint",
+    [
+        (8 * 2**30 / 1e9, checks.GB_NOT_GIB),  # 8.59: GB, not GiB
+        (2.0, checks.BYTES_PER_ELEMENT),  # numbers, not bytes
+        (4.0, checks.WRONG_ELEMENT_SIZE),  # float16's 2 bytes
+    ],
+)
+def test_predict_names_a_known_wrong_answer(capsys, prediction, hint):
+    wrong = {
+        checks.GB_NOT_GIB: 8 * 2**30 / 1e9,
+        checks.BYTES_PER_ELEMENT: 2.0,
+        checks.WRONG_ELEMENT_SIZE: 4.0,
+    }
+    assert checks.predict(prediction, 8.0, "GiB", mistakes=wrong) is False
+    out = " ".join(capsys.readouterr().out.split())
+    assert "the answer is 8.0" in out
+    assert hint.split(";")[0][:40] in out
+
+
+def test_predict_without_a_known_mistake_gives_the_general_hint(capsys):
+    assert checks.predict(3, 4, mistakes={checks.QK_ONLY: 5}) is False
+    assert "Work out where your reasoning" in capsys.readouterr().out
+    assert checks.predict(4.0, 4, mistakes={checks.QK_ONLY: 4}) is True  # right wins
+    assert "is right" in capsys.readouterr().out

@@ -94,3 +94,46 @@ def test_the_checker_does_not_raise_on_garbage(capsys):
     assert not ok and "expected shape (2, 3, 5, 4)" in out
     ok, out = verdict(capsys, "mask_heads")
     assert not ok and "expected your function" in out
+
+
+# --- mean_ablate -------------------------------------------------------------------
+
+
+def mean_learner(heads, head_mask, bug=None):
+    g = head_mask[:, None, None]
+    if bug == "inverted":
+        g = 1 - g
+    dims = {"time": (2,), "all": (0, 2), "heads": (1,)}.get(bug, (0,))
+    source = g * heads if bug == "after gating" else heads
+    mean = source.mean(dim=dims, keepdim=True)
+    if bug == "zero":
+        mean = torch.zeros_like(mean)
+    return g * heads + (1 - g) * mean
+
+
+def test_mean_ablate_accepts_a_correct_answer(capsys):
+    assert checks.mean_ablate(mean_learner)
+    assert "all 4 cases pass" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "bug, hint",
+    [
+        ("zero", ch.MEAN_ZERO),
+        ("time", ch.MEAN_OVER_TIME),
+        ("all", ch.MEAN_OVER_ALL),
+        ("heads", ch.MEAN_OVER_HEADS),
+        ("after gating", ch.MEAN_AFTER_GATING),
+        ("inverted", ch.MEAN_INVERTED),
+    ],
+)
+def test_mean_ablate_names_each_slip(capsys, bug, hint):
+    ok = checks.mean_ablate(lambda h, m: mean_learner(h, m, bug))
+    out = capsys.readouterr().out
+    assert not ok and "case 1 of 4" in out
+    assert words(hint)[:40] in words(out)
+
+
+def test_mean_ablate_stub(capsys):
+    assert not checks.mean_ablate(stub)
+    assert "not attempted" in capsys.readouterr().out
