@@ -19,13 +19,16 @@ from .masks import (
     padding_mask,
     to_additive,
 )
+from .rope import apply_rope
 from .seed import SeedMultiHeadAttention, seed_mask_to_standard, seed_to_standard
 from .utils import get_device, seed_everything
+from .window import sliding_window_mask
 
 __all__ = [
     "GroupedQueryAttention",
     "MultiHeadAttention",
     "SeedMultiHeadAttention",
+    "apply_rope",
     "attention_scores",
     "causal_mask",
     "combine_masks",
@@ -41,6 +44,7 @@ __all__ = [
     "seed_everything",
     "seed_mask_to_standard",
     "seed_to_standard",
+    "sliding_window_mask",
     "split_heads",
     "to_additive",
 ]

@@ -32,11 +32,13 @@ __all__ = [
     "attention_scores",
     "block_diagonal",
     "causal_mask",
+    "left_padded_step",
     "masked_softmax",
     "merge_heads",
     "multi_head_attention",
     "padding_mask",
     "predict",
+    "rope_cache",
     "scaled_dot_product_attention",
     "split_heads",
 ]
@@ -596,5 +598,7 @@ from ._checks_blockwise import (  # noqa: E402, F401
     online_softmax_attention,
 )
 from ._checks_blog import blog_mask_to_torch  # noqa: E402, F401
+from ._checks_decoding import left_padded_step  # noqa: E402, F401
 from ._checks_head_mask import mask_heads, mean_ablate  # noqa: E402, F401
+from ._checks_rope import rope_cache  # noqa: E402, F401
 from ._checks_variants import repeat_kv  # noqa: E402, F401

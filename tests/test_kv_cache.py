@@ -14,8 +14,10 @@ from mha.kv_cache import (
     causal_mask_bottom_right,
     gqa_param_count,
     kv_cache_bytes,
+    mla_cache_bytes,
     repeat_kv,
 )
+from mha.rope import Rotary
 
 DTYPES = [torch.float32, torch.float64]
 
@@ -305,3 +307,102 @@ def test_cached_attention_rejects_bad_input():
     cached_attention(other, randn(1, 2, 12), cache)
     with pytest.raises(ValueError, match="one cache per layer"):
         cached_attention(layer, randn(1, 1, 12), cache)
+
+
+# --- padding: a batch of left-padded prompts --------------------------------------
+
+
+def test_left_padded_batch_with_the_padding_mask_equals_each_prompt_alone():
+    """Two prompts of lengths 3 and 5, left-padded to 5 in one batch: with the
+    padding mask (remembered by the cache) every decode step equals the prompt run
+    on its own. With RoPE the shift by the padding changes no score."""
+    layer = make_layer(4, E=8, h=4)
+    rope = Rotary()
+    x = randn(2, 7, 8, seed=9)  # 5 prompt slots and 2 decoded tokens per row
+    pad = torch.tensor([[True, True, False, False, False], [False] * 5])
+    with torch.no_grad():
+        cache = KVCache()
+        cached_attention(layer, x[:, :5], cache, key_padding_mask=pad, rope=rope)
+        steps = [
+            cached_attention(layer, x[:, t : t + 1], cache, rope=rope)[0]
+            for t in (5, 6)
+        ]
+        for b, start in [(0, 2), (1, 0)]:  # row b's first real token
+            alone = KVCache()
+            out, _ = cached_attention(layer, x[b : b + 1, start:], alone, rope=rope)
+            torch.testing.assert_close(torch.cat(steps, 1)[b], out[0, -2:])
+        assert cache.padding.shape == (2, 7) and cache.padding[0, :2].all()
+        # The same step with the padding forgotten is wrong for the padded row.
+        blind = KVCache()
+        cached_attention(layer, x[:, :5], blind, rope=rope)
+        wrong, _ = cached_attention(layer, x[:, 5:6], blind, rope=rope)
+    assert not torch.allclose(wrong[0], steps[0][0])
+    torch.testing.assert_close(wrong[1], steps[0][1])  # the unpadded row is fine
+
+
+def test_cache_mask_is_none_only_when_nothing_is_hidden():
+    cache = KVCache()
+    cache.append(randn(1, 1, 3, 2), randn(1, 1, 3, 2))
+    assert torch.equal(cache.mask(3), causal_mask_bottom_right(3, 3))
+    cache.append(randn(1, 1, 1, 2), randn(1, 1, 1, 2))
+    assert cache.mask(1) is None
+    padded = KVCache()
+    padded.append(
+        randn(2, 1, 3, 2),
+        randn(2, 1, 3, 2),
+        torch.tensor([[True, False, False], [False] * 3]),
+    )
+    padded.append(randn(2, 1, 1, 2), randn(2, 1, 1, 2))
+    mask = padded.mask(1)
+    assert mask.shape == (2, 1, 1, 4)
+    assert mask[0, 0, 0].tolist() == [True, False, False, False]
+    assert not mask[1].any()
+
+
+@pytest.mark.parametrize(
+    "padding, error, match",
+    [
+        (torch.zeros(2, 3), TypeError, "bool"),
+        (torch.zeros(2, 2, dtype=torch.bool), ValueError, r"\(B, T_new\)"),
+    ],
+)
+def test_a_bad_padding_mask_is_refused(padding, error, match):
+    with pytest.raises(error, match=match):
+        KVCache().append(randn(2, 1, 3, 2), randn(2, 1, 3, 2), padding)
+
+
+def test_mask_needs_enough_positions():
+    cache = KVCache()
+    cache.append(randn(1, 1, 2, 2), randn(1, 1, 2, 2))
+    with pytest.raises(ValueError, match="fewer than T_new"):
+        cache.mask(3)
+
+
+# --- multi-head latent attention ---------------------------------------------------
+
+
+def test_mla_cache_bytes_is_the_latent_plus_the_rope_key():
+    # DeepSeek-V2's sizes: d_c = 4 d_k = 512, d_R = d_k / 2 = 64, 60 layers, bf16
+    n = mla_cache_bytes(1, 4096, 512, 64, num_layers=60, dtype=torch.bfloat16)
+    assert n == 4096 * (512 + 64) * 2 * 60
+    # per token and layer: 4.5 d_k numbers, against 2 h d_k for h = 128 heads
+    mha_n = kv_cache_bytes(1, 4096, 128, 128, num_layers=60, dtype=torch.bfloat16)
+    assert mha_n / n == 2 * 128 * 128 / (4.5 * 128)
+    # a real latent cache: one (B, S, d_c + d_R) tensor holds exactly that
+    latent = torch.zeros(3, 10, 16 + 4, dtype=torch.float32)
+    assert mla_cache_bytes(3, 10, 16, 4, dtype=torch.float32) == latent.nbytes
+    assert mla_cache_bytes(3, 10, 16, 0, dtype=torch.float32) == 3 * 10 * 16 * 4
+
+
+@pytest.mark.parametrize(
+    "args, error",
+    [
+        ((1, 8, 0, 4), ValueError),
+        ((1, 8, 16, -1), ValueError),
+        ((1, 8, 16, 2.0), ValueError),
+        ((0, 8, 16, 4), ValueError),
+    ],
+)
+def test_mla_cache_bytes_refuses_bad_sizes(args, error):
+    with pytest.raises(error):
+        mla_cache_bytes(*args)
