@@ -37,7 +37,9 @@ from mha.quiz import (
     available_quizzes,
     load_quiz,
 )
+from mha.rope import apply_rope, rope_frequencies
 from mha.toy import RepeatTask, mask_heads, masked_self_attention
+from mha.window import sliding_window_mask, window_pairs
 
 CHECKS: dict[tuple[str, str], Callable[[], object]] = {}
 
@@ -689,6 +691,57 @@ def _():
         with FlopCounterMode(display=False) as full:
             layer(x, x, x, is_causal=True)
     return full.get_total_flops() / step.get_total_flops()
+
+
+# --- 12 modern attention --------------------------------------------------------
+
+
+@check("12_modern_attention", "rope-relative")
+def _():
+    q, k = torch.randn(2, 1, 1, 16, generator=gen(), dtype=torch.float64)
+    positions = {"shifted": (107, 103), "swapped": (3, 7), "query-only": (107, 3)}
+
+    def score(m: int, n: int) -> float:
+        return (apply_rope(q, m) @ apply_rope(k, n).transpose(-2, -1)).item()
+
+    base = score(7, 3)
+    same = [name for name, (m, n) in positions.items() if math.isclose(
+        score(m, n), base, rel_tol=1e-9, abs_tol=1e-12)]
+    assert same == ["shifted"], same
+    return "shifted"
+
+
+@check("12_modern_attention", "frequencies")
+def _():
+    return rope_frequencies(64).numel()
+
+
+@check("12_modern_attention", "window-pairs")
+def _():
+    allowed = (~sliding_window_mask(10, window=4)).sum().item()
+    assert allowed == window_pairs(10, window=4) == 10 * 4 - 4 * 3 // 2
+    assert (~mha.causal_mask(10)).sum().item() == 55
+    return allowed
+
+
+@check("12_modern_attention", "left-padding")
+def _():
+    E, h = 16, 4
+    torch.manual_seed(0)
+    layer = mha.MultiHeadAttention(E, h).eval()
+    long = torch.randn(1, 6, E, generator=gen())
+    short = torch.randn(1, 4, E, generator=gen())
+    pad = torch.zeros(1, 2, E)
+    prompts = torch.cat([long[:, :5], torch.cat([pad, short[:, :3]], 1)])  # (2, 5, E)
+    new = torch.cat([long[:, 5:], short[:, 3:]])  # (2, 1, E)
+    with torch.no_grad():
+        alone = [layer(x, x, x, is_causal=True)[0][:, -1] for x in (long, short)]
+        cache = KVCache()
+        cached_attention(layer, prompts, cache)  # no key padding mask
+        out, _ = cached_attention(layer, new, cache)
+    assert torch.allclose(out[0, -1], alone[0][0], atol=1e-5)  # the long prompt
+    assert not torch.allclose(out[1, -1], alone[1][0], atol=1e-3)  # the padded one
+    return "padded"
 
 
 # --- 12 blog revisited ------------------------------------------------------------
