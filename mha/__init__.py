@@ -8,10 +8,11 @@ opposite convention (True = takes part).
 from .attention import attention_scores, scaled_dot_product_attention
 from .functional import fused_attention, multi_head_attention
 from .gqa import GroupedQueryAttention
-from .heads import merge_heads, split_heads
+from .heads import merge_heads, repeat_kv, split_heads
 from .layer import MultiHeadAttention
 from .masks import (
     causal_mask,
+    causal_mask_bottom_right,
     combine_masks,
     empty_rows,
     masked_softmax,
@@ -31,6 +32,7 @@ __all__ = [
     "apply_rope",
     "attention_scores",
     "causal_mask",
+    "causal_mask_bottom_right",
     "combine_masks",
     "empty_rows",
     "fused_attention",
@@ -40,6 +42,7 @@ __all__ = [
     "merge_masks",
     "multi_head_attention",
     "padding_mask",
+    "repeat_kv",
     "scaled_dot_product_attention",
     "seed_everything",
     "seed_mask_to_standard",

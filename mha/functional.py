@@ -29,7 +29,7 @@ from ._validate import (
     check_shape,
 )
 from .attention import _attend
-from .heads import _merge_heads, _split_heads
+from .heads import _merge_heads, _repeat_kv, _split_heads
 from .masks import _empty_rows, merge_masks
 
 
@@ -281,9 +281,9 @@ def _multi_head_attention(
     # 4. Attend, every head at once.
     if need_weights:
         if num_kv_heads != num_heads:
-            repeats = num_heads // num_kv_heads
-            k = k.repeat_interleave(repeats, dim=1)  # (B, g, S, d_k) -> (B, h, S, d_k)
-            v = v.repeat_interleave(repeats, dim=1)  # (B, g, S, d_k) -> (B, h, S, d_k)
+            group = num_heads // num_kv_heads
+            k = _repeat_kv(k, group)  # (B, g, S, d_k) -> (B, h, S, d_k)
+            v = _repeat_kv(v, group)  # (B, g, S, d_k) -> (B, h, S, d_k)
         out, attn = _attend(q, k, v, mask, dropout_p)
         if average_attn_weights:
             attn = attn.mean(dim=1)  # (B, h, T, S) -> (B, T, S)

@@ -12,7 +12,12 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from ._validate import check_heads_divide, check_rank
+from ._validate import (
+    check_floating,
+    check_heads_divide,
+    check_positive_int,
+    check_rank,
+)
 
 
 def split_heads(x: Tensor, num_heads: int) -> Tensor:
@@ -57,3 +62,28 @@ def _merge_heads(x: Tensor) -> Tensor:
     batch, num_heads, length, head_dim = x.shape
     x = x.transpose(1, 2)  # (B, h, T, d_k) -> (B, T, h, d_k)
     return x.reshape(batch, length, num_heads * head_dim)  # (B, T, h, d_k) -> (B, T, E)
+
+
+def repeat_kv(x: Tensor, group_size: int) -> Tensor:
+    """Give every query head its own copy of the key/value head it shares.
+
+    Shapes: ``(B, h_kv, S, d_k) -> (B, h_kv * group_size, S, d_k)``, where
+    ``group_size = h / h_kv`` query heads share one key/value head. Output head ``i``
+    is input head ``i // group_size``: the copies of a head are adjacent
+    (``repeat_interleave``, not ``repeat``, which would tile the heads as
+    ``0, 1, 0, 1``). ``group_size=1`` returns ``x`` itself.
+
+    Raises:
+        ValueError: ``x`` is not 4-D or ``group_size`` is not a positive int.
+        TypeError: ``x`` is not a floating tensor.
+    """
+    check_rank("x", check_floating("x", x), 4, "(B, h_kv, S, d_k)")
+    check_positive_int("group_size", group_size)
+    return _repeat_kv(x, group_size)
+
+
+def _repeat_kv(x: Tensor, group_size: int) -> Tensor:
+    """:func:`repeat_kv` on an input already checked."""
+    if group_size == 1:
+        return x
+    return x.repeat_interleave(group_size, dim=1)  # (B, h_kv, S, d_k) -> (B, h, S, d_k)

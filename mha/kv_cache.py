@@ -44,8 +44,9 @@ from ._validate import (
 )
 from .attention import scaled_dot_product_attention
 from .functional import fused_attention
-from .heads import merge_heads, split_heads
+from .heads import merge_heads, repeat_kv, split_heads
 from .layer import AttentionLayerBase
+from .masks import causal_mask_bottom_right
 from .rope import Rotary
 
 __all__ = [
@@ -57,51 +58,6 @@ __all__ = [
     "mla_cache_bytes",
     "repeat_kv",
 ]
-
-
-def repeat_kv(x: Tensor, group_size: int) -> Tensor:
-    """Give every query head its own copy of the key/value head it shares.
-
-    Shapes: ``(B, h_kv, S, d_k) -> (B, h_kv * group_size, S, d_k)``, where
-    ``group_size = h / h_kv`` query heads share one key/value head. Output head ``i``
-    is input head ``i // group_size``: the copies of a head are adjacent
-    (``repeat_interleave``, not ``repeat``, which would tile the heads as
-    ``0, 1, 0, 1``). ``group_size=1`` returns ``x`` itself.
-
-    Raises:
-        ValueError: ``x`` is not 4-D or ``group_size`` is not a positive int.
-        TypeError: ``x`` is not a floating tensor.
-    """
-    check_rank("x", check_floating("x", x), 4, "(B, h_kv, S, d_k)")
-    check_positive_int("group_size", group_size)
-    if group_size == 1:
-        return x
-    return x.repeat_interleave(group_size, dim=1)  # (B, h_kv, S, d_k) -> (B, h, S, d_k)
-
-
-def causal_mask_bottom_right(
-    T: int, S: int | None = None, *, device: torch.device | str | None = None
-) -> Tensor:
-    """Boolean ``(T, S)`` causal mask for ``T`` queries at the LAST ``T`` positions.
-
-    Query ``i`` sits at position ``S - T + i`` and may attend to keys
-    ``0 .. S - T + i``; True marks the keys after that (True = NOT allowed to attend).
-    With ``S == T`` this equals :func:`mha.causal_mask`; with ``S > T`` (new tokens
-    against a cache) the top-left :func:`mha.causal_mask` would hide almost every
-    cached key from the new queries.
-
-    Raises:
-        ValueError: ``S < T``: there cannot be more new queries than positions.
-    """
-    check_positive_int("T", T)
-    S = T if S is None else check_positive_int("S", S)
-    if S < T:
-        raise ValueError(
-            f"S={S} keys cannot hold T={T} new queries: the queries are the last T of "
-            f"the S positions, so S >= T. Hint: append the new keys to the cache "
-            f"before building the mask."
-        )
-    return torch.ones(T, S, dtype=torch.bool, device=device).triu(S - T + 1)  # (T, S)
 
 
 def _element_size(dtype: torch.dtype) -> int:

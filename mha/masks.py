@@ -43,7 +43,7 @@ def causal_mask(
     So when ``S > T`` the last query does *not* see the last ``S - T`` keys. For
     decoding with a key/value cache, where the ``T`` queries are the *last* ``T``
     positions, you want the bottom-right alignment instead:
-    ``torch.ones(T, S, dtype=torch.bool).triu(S - T + 1)``.
+    :func:`causal_mask_bottom_right`.
 
     True = NOT allowed to attend (``nn.MultiheadAttention``'s convention; pass
     ``~causal_mask(T)`` to ``F.scaled_dot_product_attention``).
@@ -56,6 +56,31 @@ def causal_mask(
 def _causal_mask(T: int, S: int, device: torch.device | str | None = None) -> Tensor:
     """:func:`causal_mask` for sizes already checked."""
     return torch.ones(T, S, dtype=torch.bool, device=device).triu(1)  # (T, S)
+
+
+def causal_mask_bottom_right(
+    T: int, S: int | None = None, *, device: torch.device | str | None = None
+) -> Tensor:
+    """Boolean ``(T, S)`` causal mask for ``T`` queries at the LAST ``T`` positions.
+
+    Query ``i`` sits at position ``S - T + i`` and may attend to keys
+    ``0 .. S - T + i``; True marks the keys after that (True = NOT allowed to attend).
+    With ``S == T`` this equals :func:`mha.causal_mask`; with ``S > T`` (new tokens
+    against a cache) the top-left :func:`mha.causal_mask` would hide almost every
+    cached key from the new queries.
+
+    Raises:
+        ValueError: ``S < T``: there cannot be more new queries than positions.
+    """
+    check_positive_int("T", T)
+    S = T if S is None else check_positive_int("S", S)
+    if S < T:
+        raise ValueError(
+            f"S={S} keys cannot hold T={T} new queries: the queries are the last T of "
+            f"the S positions, so S >= T. Hint: append the new keys to the cache "
+            f"before building the mask."
+        )
+    return torch.ones(T, S, dtype=torch.bool, device=device).triu(S - T + 1)  # (T, S)
 
 
 def padding_mask(lengths: Tensor | Sequence[int], S: int) -> Tensor:
