@@ -8,15 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from tensors import randn
 
 import mha
 from mha.blockwise import blockwise_attention, tensor_memory
-
-
-def randn(*shape, seed=0, dtype=torch.float64):
-    return torch.randn(
-        *shape, generator=torch.Generator().manual_seed(seed), dtype=dtype
-    )
 
 
 def qkv(lead=(2, 3), T=7, S=9, d_k=8, d_v=5, dtype=torch.float64):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from tensors import randn
 from torch.nn.attention.bias import causal_lower_right
 
 import mha
@@ -20,12 +21,6 @@ from mha.kv_cache import (
 from mha.rope import Rotary
 
 DTYPES = [torch.float32, torch.float64]
-
-
-def randn(*shape, seed=0, dtype=torch.float64):
-    return torch.randn(
-        *shape, generator=torch.Generator().manual_seed(seed), dtype=dtype
-    )
 
 
 def make_layer(h_kv, E=12, h=6, dtype=torch.float64, **kwargs):

@@ -6,15 +6,10 @@ import math
 
 import pytest
 import torch
+from tensors import randn
 
 import mha
 from mha.logits import qk_norm, soft_cap
-
-
-def randn(*shape, seed=0, dtype=torch.float64):
-    return torch.randn(
-        *shape, generator=torch.Generator().manual_seed(seed), dtype=dtype
-    )
 
 
 @pytest.mark.parametrize("scale", [0.1, 1.0, 1e3])

@@ -5,7 +5,10 @@ The randomised comparison over many shapes and masks is in test_mha_properties.p
 
 from __future__ import annotations
 
+import functools
+
 import pytest
+import tensors
 import torch
 from torch import nn
 
@@ -14,9 +17,8 @@ import mha
 DTYPES = [torch.float32, torch.float64]
 
 
-def randn(*shape, seed=0, dtype=torch.float32, grad=False):
-    x = torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
-    return x.requires_grad_(grad)
+# These tests draw float32 unless they say otherwise.
+randn = functools.partial(tensors.randn, dtype=torch.float32)
 
 
 def pair(E=8, h=2, dtype=torch.float32, seed=0, **kwargs):

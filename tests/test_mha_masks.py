@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
+import tensors
 import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
@@ -13,10 +16,8 @@ import mha
 NEG_INF = float("-inf")
 
 
-def randn(*shape, seed=0, dtype=torch.float32):
-    return torch.randn(
-        *shape, generator=torch.Generator().manual_seed(seed), dtype=dtype
-    )
+# These tests draw float32 unless they say otherwise.
+randn = functools.partial(tensors.randn, dtype=torch.float32)
 
 
 @pytest.mark.parametrize(("T", "S"), [(1, 1), (4, 4), (3, 6), (6, 3)])

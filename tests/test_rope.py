@@ -8,18 +8,13 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from tensors import randn
 
 import mha
 from mha.kv_cache import KVCache, cached_attention
 from mha.rope import Rotary, apply_rope, rope_angles, rope_frequencies
 
 DTYPES = [torch.float32, torch.float64]
-
-
-def randn(*shape, seed=0, dtype=torch.float64):
-    return torch.randn(
-        *shape, generator=torch.Generator().manual_seed(seed), dtype=dtype
-    )
 
 
 def complex_rope(x, positions, base=10000.0):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tensors import randn
 from torch.utils.flop_counter import FlopCounterMode
 
 import mha
@@ -16,12 +17,6 @@ from mha.window import (
     sliding_window_mask,
     window_pairs,
 )
-
-
-def randn(*shape, seed=0, dtype=torch.float64):
-    return torch.randn(
-        *shape, generator=torch.Generator().manual_seed(seed), dtype=dtype
-    )
 
 
 def by_rule(T, S, window, sinks):
