@@ -27,7 +27,7 @@ COLAB_INSTALL := $(COLAB_PIP) install --quiet --no-index --find-links $(COLAB_WH
 IS_313 := -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))'
 NOTEBOOKS := $(wildcard chapters/*.ipynb exercises/*.ipynb solutions/*.ipynb)
 
-.PHONY: setup book test lint strip exercises clean
+.PHONY: setup book test test-fast lint strip exercises clean
 
 setup: $(STAMP)
 
@@ -56,9 +56,22 @@ book: $(STAMP)
 	bash scripts/system_deps.sh
 	$(PY) scripts/build_book.py
 
+# Every test, in three runs, each the fastest way for its kind: the unit tests and
+# every notebook (nbval) two at a time, each kernel on one thread; the book build
+# (which itself executes two notebooks at a time) and the browser tests; every
+# notebook again in Colab's environment. All three run; the target fails if any did.
 test: $(STAMP) $(COLAB_STAMP)
 	bash scripts/system_deps.sh --test
-	$(PY) -m pytest
+	@status=0; \
+	OMP_NUM_THREADS=1 $(PY) -m pytest -m "unit or notebook" -n 2 --dist loadscope \
+	    || status=1; \
+	$(PY) -m pytest -m book || status=1; \
+	$(PY) -m pytest -m colab || status=1; \
+	exit $$status
+
+# The quick loop while you work: the unit tests and lint, no notebook, no book.
+test-fast: $(STAMP)
+	$(PY) -m pytest -m unit -n 2 -q
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -37,6 +37,26 @@ TEST_REPOSITORY = "book-tester/mha-fork"
 HTML = TEST_HTML
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """Mark every test by what it needs, so that `make test` can run each group the
+    fastest way and `make test-fast` only the quick ones:
+
+    - ``notebook``: a cell of a notebook, run by nbval;
+    - ``book``: needs the built book (the build itself, the browser tests);
+    - ``colab``: runs in the Colab environment (.venv-colab);
+    - ``unit``: everything else (the package, the checkers, the scripts, lint).
+    """
+    for item in items:
+        if type(item).__name__ == "IPyNbCell":
+            item.add_marker(pytest.mark.notebook)
+        elif item.path.name == "test_colab_env.py":
+            item.add_marker(pytest.mark.colab)
+        elif "built_book" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.book)
+        else:
+            item.add_marker(pytest.mark.unit)
+
+
 def notebooks(*dirs: str) -> list[Path]:
     """Every committed notebook in the given folders (all three by default)."""
     found: list[Path] = []

@@ -56,9 +56,10 @@ def canonical(name: str) -> str:
 
 
 def colab_env() -> dict[str, str]:
-    """This process's environment without PYTHONPATH, and without debugpy's warning
-    that Python 3.13's frozen modules hide breakpoints."""
-    env = {**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    """This process's environment without PYTHONPATH, without debugpy's warning
+    that Python 3.13's frozen modules hide breakpoints, and with one thread per
+    kernel (two kernels run at a time on two cores)."""
+    env = {**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1", "OMP_NUM_THREADS": "1"}
     env.pop("PYTHONPATH", None)
     return env
 
@@ -223,6 +224,12 @@ def nbval_results(setup_cell_install, tmp_path_factory) -> dict[str, list[str]]:
             "--nbval-current-env",
             # A cell takes seconds; one that hangs fails instead of blocking the run.
             "--nbval-cell-timeout=300",
+            # Two notebooks at a time (each kernel on one thread, colab_env()):
+            # starting a kernel and importing torch is most of a notebook's time.
+            "-n",
+            "2",
+            "--dist",
+            "loadscope",
             "-q",
             f"--junitxml={report}",
             *NOTEBOOKS,
