@@ -24,7 +24,7 @@ from . import attention as _attention
 from . import functional as _functional
 from . import heads as _heads
 from . import masks as _masks
-from ._checking import Case, describe, rand, run_checks, takes, takes_keyword
+from ._checking import Case, describe, rand, run_checks, say, takes, takes_keyword
 
 __all__ = [
     "attention_entropy",
@@ -450,7 +450,7 @@ def multi_head_attention(fn: Callable[..., tuple[Tensor, Tensor]]) -> bool:
 def predict(prediction: Any, actual: Any, what: str = "your prediction") -> bool:
     """Compare a value you predicted before running the code with the real one."""
     if prediction is None or prediction is Ellipsis:
-        print(
+        say(
             f"{what}: not attempted yet. Replace None with your prediction, "
             "then run the cell again."
         )
@@ -464,9 +464,9 @@ def predict(prediction: Any, actual: Any, what: str = "your prediction") -> bool
     else:
         right = prediction == actual
     if right:
-        print(f"{what}: {prediction!r} is right.")
+        say(f"{what}: {prediction!r} is right.")
     else:
-        print(
+        say(
             f"{what}: you predicted {describe(prediction)}, the answer is "
             f"{describe(actual)}. Work out where your reasoning and the code part ways."
         )
