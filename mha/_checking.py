@@ -3,7 +3,9 @@
 A checker never raises for a wrong answer. It runs each case, compares with the
 reference, and prints either a one-line pass or the first failing case: what was
 expected against what was received (shape first, then values) and a hint that names
-the likely mistake. It returns True or False so a solution notebook can assert it.
+the likely mistake. It returns True or False so a solution notebook can assert it;
+the exercise notebooks end the call with ``;`` so that the bool is not shown under
+the report. Reports are wrapped to the width of the book's code column.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from torch import Tensor
 NOT_ATTEMPTED = "not attempted yet: the function still raises NotImplementedError."
 RAISED_HINT = "check the shapes of your intermediate tensors."
 WRONG_HINT = "compare your steps with the chapter, one shape at a time."
+# The book's code column shows 77 characters at a 1280 px window: reports fit it.
+WIDTH = 76
 
 
 @dataclass
@@ -150,16 +154,34 @@ def _learner_frame(exc: BaseException) -> traceback.FrameSummary:
 
 
 def _hint(text: str) -> str:
-    """A hint line, wrapped to the width of a notebook cell."""
+    """A hint line, wrapped to the width of the book's code column."""
     return textwrap.fill(
-        text, width=88, initial_indent="  hint: ", subsequent_indent="        "
+        text, width=WIDTH, initial_indent="  hint: ", subsequent_indent="        "
     )
+
+
+def say(text: str) -> None:
+    """Print a report with every line wrapped to ``WIDTH``: a line that is too long
+    goes on under itself, indented two more spaces. Words are never broken."""
+    lines = []
+    for line in text.splitlines():
+        indent = " " * (len(line) - len(line.lstrip()))
+        lines.append(
+            textwrap.fill(
+                line,
+                width=WIDTH,
+                subsequent_indent=indent + "  ",
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+        )
+    print("\n".join(lines))
 
 
 def run_checks(name: str, fn: Callable[..., Any], cases: Sequence[Case]) -> bool:
     """Run ``fn`` on every case; print a report; True when all cases pass."""
     if not callable(fn):
-        print(f"{name}: expected your function, received {describe(fn)}.")
+        say(f"{name}: expected your function, received {describe(fn)}.")
         return False
     for number, case in enumerate(cases, start=1):
         # Fresh copies, so a function that changes its inputs cannot spoil later cases.
@@ -167,11 +189,11 @@ def run_checks(name: str, fn: Callable[..., Any], cases: Sequence[Case]) -> bool
         try:
             received = fn(*args, **case.kwargs)
         except NotImplementedError:
-            print(f"{name}: {NOT_ATTEMPTED}")
+            say(f"{name}: {NOT_ATTEMPTED}")
             return False
         except Exception as exc:  # the learner's code failed: report it, do not raise
             where = _learner_frame(exc)
-            print(
+            say(
                 f"{name}: case {number} of {len(cases)} ({case.label}) raised "
                 f"{type(exc).__name__}: {exc}\n"
                 f"  at line {where.lineno}: {where.line}\n"
@@ -184,10 +206,10 @@ def run_checks(name: str, fn: Callable[..., Any], cases: Sequence[Case]) -> bool
             (h for h, wrong in case.mistakes.items() if _same(received, wrong)),
             case.hint,
         )
-        print(
+        say(
             f"{name}: case {number} of {len(cases)} failed ({case.label}).\n"
             f"  {difference(received, case.expected)}\n" + _hint(hint or WRONG_HINT)
         )
         return False
-    print(f"{name}: all {len(cases)} cases pass. Well done!")
+    say(f"{name}: all {len(cases)} cases pass. Well done!")
     return True

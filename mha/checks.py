@@ -14,7 +14,6 @@ raises because your answer is wrong; an untouched stub is reported as not attemp
 from __future__ import annotations
 
 import math
-import textwrap
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +24,7 @@ from . import attention as _attention
 from . import functional as _functional
 from . import heads as _heads
 from . import masks as _masks
-from ._checking import Case, describe, rand, run_checks, takes, takes_keyword
+from ._checking import Case, describe, rand, run_checks, say, takes, takes_keyword
 
 __all__ = [
     "attention_entropy",
@@ -501,30 +500,24 @@ def predict(
     per element forgotten, ...); a prediction equal to one of them gets that hint.
     """
     if prediction is None or prediction is Ellipsis:
-        print(
-            textwrap.fill(
-                f"{what}: not attempted yet. Replace None with your prediction, "
-                "then run the cell again.",
-                width=76,
-            )
+        say(
+            f"{what}: not attempted yet. Replace None with your prediction, "
+            "then run the cell again."
         )
         return False
     shown = tuple(prediction) if isinstance(prediction, torch.Size) else prediction
     answer = tuple(actual) if isinstance(actual, torch.Size) else actual
     right = _matches(prediction, actual)
     if right:
-        print(f"{what}: {shown!r} is right.")
+        say(f"{what}: {shown!r} is right.")
         return True
     hint = next(
         (h for h, wrong in (mistakes or {}).items() if _matches(prediction, wrong)),
         "Work out where your reasoning and the code part ways.",
     )
-    print(
+    say(
         f"{what}: you predicted {describe(shown)}, the answer is "
-        f"{describe(answer)}.\n"
-        + textwrap.fill(
-            hint, width=76, initial_indent="  hint: ", subsequent_indent="        "
-        )
+        f"{describe(answer)}.\n  hint: {hint}"
     )
     return False
 

@@ -5,7 +5,7 @@ the same everywhere and a fix lands in one place:
 
 - :func:`plot_attention` draws one ``(T, S)`` map (rows are queries, columns keys).
 - :func:`plot_heads` draws an ``(h, T, S)`` stack as a grid, one panel per head,
-  with one shared colorbar.
+  with one shared colorbar, at most :data:`MAX_WIDTH` inches wide.
 
 Both accept torch tensors (any device, with or without grad, any float dtype or
 bool) and numpy arrays, and raise ``ValueError`` with the expected and the received
@@ -29,6 +29,11 @@ from matplotlib.image import AxesImage
 __all__ = ["plot_attention", "plot_heads"]
 
 CBAR_LABEL = "attention weight"
+# Inches. The book's column shows about 7 in of a 100 dpi figure at full size; a
+# wider figure is shrunk on the page, and its text with it.
+MAX_WIDTH = 7.0
+# Rough width of one character of a tick label at the default font size, inches.
+_CHAR_INCHES = 0.085
 # Tokens are written at every position up to this length; longer maps without
 # tokens fall back to matplotlib's own tick spacing.
 _MAX_INDEX_TICKS = 32
@@ -201,15 +206,20 @@ def _set_ticks(
     n: int,
     axis: str,
     show: bool,
+    rotate: bool | None = None,
 ) -> None:
     """Put one tick per position, labelled with its token (or its index).
 
     ``show=False`` keeps the labels but hides them (inner panels of a grid).
+    ``rotate`` turns the key labels by 45 degrees; ``None`` turns them when a
+    label is longer than three characters.
     """
     which = ax.xaxis if axis == "x" else ax.yaxis
     if labels is not None or n <= _MAX_INDEX_TICKS:
         text = labels if labels is not None else [str(i) for i in range(n)]
-        if axis == "x" and max(len(t) for t in text) > 3:
+        if rotate is None:
+            rotate = max(len(t) for t in text) > 3
+        if axis == "x" and rotate:
             style = {"rotation": 45, "ha": "right", "rotation_mode": "anchor"}
         else:
             style = {}
@@ -231,6 +241,7 @@ def _draw_map(
     fmt: str,
     show_x: bool = True,
     show_y: bool = True,
+    rotate: bool | None = None,
 ) -> AxesImage:
     """Draw one (T, S) map on ``ax``: queries down, keys across."""
     t, s = data.shape
@@ -241,7 +252,7 @@ def _draw_map(
         aspect="equal",
         interpolation="nearest",
     )
-    _set_ticks(ax, cols, s, "x", show_x)
+    _set_ticks(ax, cols, s, "x", show_x, rotate)
     _set_ticks(ax, rows, t, "y", show_y)
     if show_x:
         ax.set_xlabel(f"key (S = {s})")
@@ -338,6 +349,41 @@ def plot_attention(
     return ax
 
 
+def _grid_columns(h: int) -> int:
+    """Panels per row: one row up to three heads, then 2 x 2, then rows of 3 or 4."""
+    if h <= 3:
+        return h
+    if h == 4:
+        return 2
+    return min(4, math.ceil(h / 2))
+
+
+def _heads_layout(
+    shape: tuple[int, int, int],
+    rows: list[str] | None,
+    cols: list[str] | None,
+    ncols: int,
+    own_colorbars: bool,
+) -> tuple[tuple[float, float], bool]:
+    """Figure size (inches, at most MAX_WIDTH wide) and whether to turn key labels."""
+    h, t, s = shape
+    nrows = math.ceil(h / ncols)
+    row_labels = rows or [str(t - 1)]
+    col_labels = cols or [str(s - 1)]
+    left = _CHAR_INCHES * max(len(r) for r in row_labels) + 0.6  # labels, axis name
+    shared_bar = 0.0 if own_colorbars else 1.1
+    own_bar = 0.9 if own_colorbars else 0.0
+    room = (MAX_WIDTH - left - shared_bar) / ncols - own_bar  # per map, inches
+    cell = min(0.45, room / s)
+    longest = max(len(c) for c in col_labels)
+    rotate = _CHAR_INCHES * longest > 0.9 * cell or longest > 3
+    below = 0.2 + (0.75 * _CHAR_INCHES * longest + 0.15 if rotate else 0.25)
+    width = left + ncols * (cell * s + own_bar) + shared_bar
+    # each row: its maps and their titles; then the key labels and the suptitle
+    height = nrows * (cell * t + 0.35) + (nrows - 1) * 0.1 + below + 0.5
+    return (round(width, 2), round(height, 2)), rotate
+
+
 def plot_heads(
     weights: Any,
     tokens: Sequence[Any] | None = None,
@@ -351,11 +397,14 @@ def plot_heads(
     annotate: bool = False,
     fmt: str = ".2f",
     cbar_label: str = CBAR_LABEL,
+    vmax: float | None = None,
 ) -> Figure:
     """Draw an ``(h, T, S)`` stack of attention maps as a grid, one panel per head.
 
     Token labels and axis names are written on the outer panels only (left column,
-    bottom of each column), so the grid stays readable.
+    bottom of each column), so the grid stays readable. The figure is at most
+    :data:`MAX_WIDTH` inches wide: more heads make smaller cells, not a wider
+    figure, and key labels turn when they would not fit under their cells.
 
     Args:
         weights: ``(h, T, S)`` weights of one batch element, a torch tensor (any
@@ -364,7 +413,8 @@ def plot_heads(
         tokens: ``T`` query labels; ``None`` labels rows 0, 1, ...
         key_tokens: ``S`` key labels; ``None`` reuses ``tokens`` (self-attention).
         titles: One title per head; ``None`` gives ``"head 0"``, ``"head 1"``, ...
-        ncols: Panels per row; ``None`` uses ``min(h, 4)``.
+        ncols: Panels per row; ``None`` puts up to three heads in one row, four
+            in a 2 x 2 grid and more in rows of three or four.
         suptitle: Title of the whole figure; ``None`` gives
             ``"attention weights of h heads"``.
         cmap: A colorblind-safe colormap name or object (viridis, cividis).
@@ -374,6 +424,8 @@ def plot_heads(
         annotate: Write each weight in its cell.
         fmt: Format spec of the annotations.
         cbar_label: Colorbar label.
+        vmax: Top of the colour scale; ``None`` uses the largest weight shown.
+            Pass ``1.0`` to compare the maps with other figures drawn on 0 to 1.
 
     Returns:
         The Figure. Its first ``h`` axes are the heads, in order; the colorbar axes
@@ -395,31 +447,28 @@ def plot_heads(
         hint = f"pass one title per head (h = {h})."
         head_titles = _check_tokens(titles, h, "titles", func, hint, "heads") or []
     if ncols is None:
-        ncols = min(h, 4)
+        ncols = _grid_columns(h)
     if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
         raise ValueError(
             f"{func}: ncols must be a positive int, got {ncols!r}. "
-            "Hint: leave it None for up to 4 panels per row."
+            "Hint: leave it None for a grid at most 7 inches wide."
         )
     ncols = min(ncols, h)
     nrows = math.ceil(h / ncols)
-    panel_w = min(4.0, max(1.8, 0.45 * s + 0.9))
-    panel_h = min(4.0, max(1.6, 0.45 * t + 0.7))
+    figsize, rotate = _heads_layout(data.shape, rows, cols, ncols, not share_scale)
     fig, grid = plt.subplots(
-        nrows,
-        ncols,
-        figsize=(panel_w * ncols + 1.2, panel_h * nrows + 0.6),
-        layout="constrained",
-        squeeze=False,
+        nrows, ncols, figsize=figsize, layout="constrained", squeeze=False
     )
+    # Room between the figure's title and the panels' titles.
+    fig.get_layout_engine().set(h_pad=0.06)
     axes = list(grid.flat)
     for extra in axes[h:]:
         fig.delaxes(extra)
     axes = axes[:h]
     colours = _colormap(cmap)
-    shared = _norm(data, 0.0, None) if share_scale else None
+    shared = _norm(data, 0.0, vmax) if share_scale else None
     for i, ax in enumerate(axes):
-        norm = shared if shared is not None else _norm(data[i], 0.0, None)
+        norm = shared if shared is not None else _norm(data[i], 0.0, vmax)
         image = _draw_map(
             ax,
             data[i],
@@ -431,11 +480,15 @@ def plot_heads(
             fmt=fmt,
             show_x=i + ncols >= h,  # nothing below this panel
             show_y=i % ncols == 0,
+            rotate=rotate,
         )
-        ax.set_title(head_titles[i])
+        ax.set_title(head_titles[i], fontsize="medium")
         if not share_scale:
             fig.colorbar(image, ax=ax, label=cbar_label, shrink=0.9)
     if share_scale:
         fig.colorbar(image, ax=axes, label=cbar_label, shrink=0.9)
-    fig.suptitle(f"attention weights of {h} heads" if suptitle is None else suptitle)
+    fig.suptitle(
+        f"attention weights of {h} heads" if suptitle is None else suptitle,
+        fontsize="large",
+    )
     return fig

@@ -1,21 +1,21 @@
-"""The seed blog post's layer (解码思维的多维镜), flaws kept, and its fix.
+"""The seed blog post's layer (解码思维的多维镜), its three flaws kept, and its fix.
 
-The blog's layer behaves differently from ``nn.MultiheadAttention`` in four ways, all
-reproduced here on purpose so that the book can show them:
+The book numbers the flaws and refers to them by number:
 
-1. It splits the *input* into heads first and then applies ONE ``(d_k, d_k)``
-   projection per role (values, keys, queries), shared by every head and without bias.
-   A standard layer projects the whole ``E``-wide input with an ``(E, E)`` matrix, so
-   each head sees every input feature; here head ``i`` only ever sees features
-   ``i * d_k:(i + 1) * d_k``.
-2. It scales the scores by ``1 / sqrt(embed_size)``, not ``1 / sqrt(d_k)``: the
-   softmax is flatter than intended by a factor ``sqrt(h)`` in the exponent.
-3. Its mask means 0 = masked (``masked_fill(mask == 0, -1e20)``), the opposite of
-   ``nn.MultiheadAttention``'s boolean masks (True = masked).
-4. The ``-1e20`` fill does not fit in float16 (max 65504): PyTorch refuses it with
-   ``RuntimeError: value cannot be converted to type c10::Half without overflow``.
-   In bfloat16 and float32 it works, and a fully masked row gets uniform weights
-   instead of zeros.
+1. The projection. The layer splits the *raw input* into heads first and then applies
+   ONE ``(d_k, d_k)`` projection per role (values, keys, queries), shared by every
+   head and without bias. A standard layer projects the whole ``E``-wide input with
+   an ``(E, E)`` matrix and splits the result, so each head sees every input feature;
+   here head ``i`` only ever sees features ``i * d_k:(i + 1) * d_k``.
+2. The scale. It divides the scores by ``sqrt(embed_size)``, not ``sqrt(d_k)``: a
+   softmax temperature ``sqrt(h)`` times higher than intended, flatter weights.
+3. The mask fill. ``masked_fill(mask == 0, -1e20)``: ``-1e20`` does not fit in
+   float16 (max 65504), and PyTorch refuses it with ``RuntimeError: value cannot be
+   converted to type c10::Half without overflow``. In bfloat16 and float32 it works,
+   and a fully masked row gets uniform weights instead of zeros.
+
+Not a flaw but a convention to translate: its mask means 0 = masked, the opposite of
+``nn.MultiheadAttention``'s boolean masks (True = masked).
 
 :func:`seed_to_standard` shows that the layer is a special case of standard multi-head
 attention: block-diagonal projections, queries rescaled by ``sqrt(d_k / E)``.
@@ -35,17 +35,24 @@ SEED_MASK_FILL = -1e20  # the blog's fill value; overflows float16
 
 
 class SeedMultiHeadAttention(nn.Module):
-    """The blog's multi-head attention, same behaviour, same parameter names.
+    """The blog's multi-head attention: same behaviour, same parameters.
 
-    Shapes: ``values (N, S, E)``, ``keys (N, S, E)``, ``query (N, T, E)`` ->
-    ``(N, T, E)`` with ``E = embed_size``, always batch first. ``mask`` broadcasts to
-    the scores ``(N, heads, T, S)`` and is 0 where attending is NOT allowed: the
-    opposite of ``nn.MultiheadAttention`` and of the rest of ``mha`` (True = masked).
+    Shapes: ``values (N, S, E)``, ``keys (N, S, E)``, ``query (N, T, E)``
+    -> ``(N, T, E)`` with ``E = embed_size``, always batch first. ``mask``
+    broadcasts to the scores ``(N, heads, T, S)`` and is 0 where attending
+    is NOT allowed (in ``nn.MultiheadAttention`` and ``mha``: True).
 
-    Parameters (as in the blog, so its state dicts load): ``values``, ``keys``,
-    ``queries``: ``nn.Linear(d_k, d_k, bias=False)`` shared by all heads;
-    ``fc_out``: ``nn.Linear(E, E)``. See the module docstring for its flaws.
-    Unlike the blog, bad sizes raise ``ValueError`` rather than failing an ``assert``.
+    Its three flaws, kept on purpose:
+
+    1. The projection: the raw input is split into heads first, then one
+       ``nn.Linear(d_k, d_k, bias=False)`` per role is shared by all heads.
+    2. The scale: the scores are divided by ``sqrt(E)``, not ``sqrt(d_k)``.
+    3. The mask fill: ``-1e20``, out of float16's range (max 65504).
+
+    Parameters (as in the blog, so its state dicts load): ``values``,
+    ``keys``, ``queries`` (shared by all heads) and ``fc_out``
+    (``nn.Linear(E, E)``). Unlike the blog, bad sizes raise ``ValueError``
+    rather than failing an ``assert``.
     """
 
     def __init__(self, embed_size: int, heads: int) -> None:
@@ -61,11 +68,11 @@ class SeedMultiHeadAttention(nn.Module):
     def forward(
         self, values: Tensor, keys: Tensor, query: Tensor, mask: Tensor | None = None
     ) -> Tensor:
-        """The blog's forward pass, arguments in its order: ``(N, ., E) -> (N, T, E)``.
+        """The blog's forward pass, arguments in its order.
 
-        ``mask``: 0 = NOT allowed to attend (the blog's convention), broadcast to
-        ``(N, heads, T, S)``. Raises ``RuntimeError`` from PyTorch for float16 inputs
-        with a mask (the ``-1e20`` fill overflows), as the blog's code does.
+        ``(N, S, E), (N, S, E), (N, T, E) -> (N, T, E)``. ``mask``: 0 = NOT
+        allowed (the blog's convention), broadcast to ``(N, heads, T, S)``.
+        With a mask, float16 inputs raise ``RuntimeError`` (flaw 3).
         """
         E = self.embed_size
         check_qkv(query, keys, values, embed_dim=E, kdim=E, vdim=E, batch_dim=0)

@@ -7,11 +7,14 @@ A solution notebook `solutions/NAME.ipynb` marks what the learner must write:
   instead, put it on the marker line: `### BEGIN SOLUTION (stub: prediction = None)`.
 * A line `assert checks.NAME(...)` becomes `checks.NAME(...)`: in the solution the
   checker must pass (nbval proves it); in the exercise it reports without raising.
+  As the last line of a cell it ends with `;`, so the True or False it returns is
+  not shown under its report (nor is the generator `torch.manual_seed` returns).
 * Cells tagged `solution` (model answers to open questions) become a markdown cell
   inviting the learner's own answer.
 * The one cell tagged `header` has a title `# Solutions: TITLE` and a link
   `[Back to the exercises](../exercises/NAME.ipynb)`; the exercise gets
-  `# Exercises: TITLE` and `[Worked solutions](../solutions/NAME.ipynb)`.
+  `# Exercises: TITLE`, `[Worked solutions](../solutions/NAME.ipynb)` and a
+  paragraph on how to run it (on the web page nothing runs).
 * The Colab badge and setup cell are made for the exercise's path (scripts/colab.py).
 
 Usage:
@@ -39,8 +42,21 @@ BEGIN = re.compile(
 )
 END = re.compile(r"^\s*### END SOLUTION\s*$")
 ASSERT_CHECK = re.compile(r"^(?P<indent>\s*)assert (?P<call>checks\.\w+\(.*\))\s*$")
+# A call whose value Jupyter would show under the cell, as the cell's last line.
+QUIET_LAST = re.compile(r"^(checks\.\w+|torch\.manual_seed)\(.*\)$")
 DEFAULT_STUB = 'raise NotImplementedError("Write your code here, then run the check.")'
-ANSWER_PROMPT = "**Your answer:** *double-click here and write what you found.*"
+ANSWER_PROMPT = (
+    "**Your answer:** *replace this line with what you found. (Open the notebook in "
+    "Jupyter or Colab to write here; the worked solutions give a model answer.)*"
+)
+RUN_NOTE = (
+    "**Running the exercises.** On the book's web page nothing runs: the checks "
+    "below show what they report before anything is written. Open this page as a "
+    "notebook to work on it: in Google Colab, from the rocket icon at the top of "
+    "the page (choose Colab, then *Runtime → Run all*); or on your own machine, "
+    "after `make book` as the repository's README describes, with "
+    "`.venv/bin/jupyter lab exercises/{name}.ipynb`."
+)
 
 
 class MarkerError(ValueError):
@@ -69,6 +85,8 @@ def strip_solution(source: str, where: str) -> str:
             out.append(check["indent"] + check["call"] if check else line)
     if inside:
         raise MarkerError(f"{where}: BEGIN SOLUTION is never closed by END SOLUTION")
+    if out and QUIET_LAST.match(out[-1]):
+        out[-1] += ";"  # Jupyter shows nothing for a last line ending in ';'
     return "\n".join(out)
 
 
@@ -82,8 +100,9 @@ def header_for_exercise(source: str, name: str, where: str) -> str:
     if back not in source:
         raise MarkerError(f"{where}: the header cell must contain the link {back}")
     lines[0] = lines[0].replace("# Solutions: ", "# Exercises: ", 1)
-    text = "\n".join(lines)
-    return text.replace(back, f"[Worked solutions](../solutions/{name}.ipynb)")
+    text = "\n".join(lines).rstrip()
+    text = text.replace(back, f"[Worked solutions](../solutions/{name}.ipynb)")
+    return text + "\n\n" + RUN_NOTE.format(name=name)
 
 
 def exercise_from_solution(solution: dict, name: str) -> dict:

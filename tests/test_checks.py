@@ -17,8 +17,10 @@ def stub(*args, **kwargs):
 
 
 def verdict(capsys, checker, fn) -> tuple[bool, str]:
+    """The checker's verdict and its report, line breaks as spaces (reports are
+    wrapped to the book's column, so a phrase may run over two lines)."""
     ok = checker(fn)
-    return ok, capsys.readouterr().out
+    return ok, " ".join(capsys.readouterr().out.split())
 
 
 # --- realistic wrong answers, one function per mistake ---------------------------

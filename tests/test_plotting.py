@@ -12,7 +12,7 @@ import pytest
 import torch
 from matplotlib.axes import Axes
 
-from mha.plotting import plot_attention, plot_heads
+from mha.plotting import MAX_WIDTH, plot_attention, plot_heads
 
 QUERIES = ["flying animal", "flies", "machine"]
 KEYS = ["cat", "bird", "plane", "car"]
@@ -211,6 +211,58 @@ def test_plot_heads_cross_attention_tokens():
     first = heatmaps(fig)[0]
     assert tick_texts(first.get_yticklabels()) == QUERIES
     assert tick_texts(first.get_xticklabels()) == KEYS
+
+
+def grid_shape(fig) -> tuple[int, int]:
+    """(rows, columns) of the grid the heads' panels sit in."""
+    return heatmaps(fig)[0].get_subplotspec().get_geometry()[:2]
+
+
+@pytest.mark.parametrize(("h", "grid"), [(1, (1, 1)), (2, (1, 2)), (3, (1, 3)),
+                                         (4, (2, 2)), (6, (2, 3)), (8, (2, 4)),
+                                         (16, (4, 4))])
+def test_plot_heads_default_grid(h, grid):
+    assert grid_shape(plot_heads(weights(h, 5, 5), WORDS)) == grid
+
+
+@pytest.mark.parametrize("h", [1, 2, 3, 4, 6, 8, 16])
+@pytest.mark.parametrize("t", [3, 6, 12, 32])
+@pytest.mark.parametrize("share_scale", [True, False])
+def test_plot_heads_is_at_most_max_width_inches_wide(h, t, share_scale):
+    fig = plot_heads(weights(h, t, t), share_scale=share_scale)
+    fig.canvas.draw()
+    # what the page shows: the drawn extent, as savefig(bbox_inches="tight") crops it
+    drawn = fig.get_tightbbox(fig.canvas.get_renderer())
+    assert MAX_WIDTH <= 7.0
+    assert fig.get_size_inches()[0] <= MAX_WIDTH + 1e-9, h
+    assert drawn.width <= MAX_WIDTH + 0.05, (h, t, drawn.width)
+
+
+@pytest.mark.parametrize("h", [2, 3, 4, 8])
+def test_plot_heads_title_clears_the_panel_titles(h):
+    words = [*WORDS, "now"]  # six tokens
+    fig = plot_heads(weights(h, 6, 6), words, suptitle="a long title " * 3)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    top = fig._suptitle.get_window_extent(renderer)
+    for ax in heatmaps(fig):
+        title = ax.title.get_window_extent(renderer)
+        assert title.y1 < top.y0, (h, ax.get_title())  # below the figure's title
+        assert not title.overlaps(top)
+
+
+def test_plot_heads_vmax_sets_a_common_top_for_the_scale():
+    fig = plot_heads(weights(2, 4, 4), vmax=1.0)
+    assert {ax.images[0].norm.vmax for ax in heatmaps(fig)} == {1.0}
+    fig = plot_heads(weights(2, 4, 4), vmax=1.0, share_scale=False)
+    assert {ax.images[0].norm.vmax for ax in heatmaps(fig)} == {1.0}
+
+
+def test_plot_heads_turns_key_labels_that_would_not_fit_their_cells():
+    wide = heatmaps(plot_heads(weights(2, 5, 5), WORDS))[0]
+    narrow = heatmaps(plot_heads(weights(8, 5, 5), WORDS))[-1]
+    assert {label.get_rotation() for label in wide.get_xticklabels()} == {0.0}
+    assert {label.get_rotation() for label in narrow.get_xticklabels()} == {45.0}
 
 
 # -------------------------------------------------------------------------- errors
