@@ -1,4 +1,4 @@
-"""Checker for chapter 12, the blog's layer revisited: its mask, made PyTorch's.
+"""Checker for chapter 13, the blog's layer revisited: its mask, made PyTorch's.
 
 ``checks.blog_mask_to_torch(fn)`` runs the learner's converter on the mask shapes the
 blog's layer accepts and compares with :func:`mha.seed_mask_to_standard`.

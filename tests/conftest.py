@@ -42,7 +42,7 @@ def pytest_collection_modifyitems(config, items) -> None:
     fastest way and `make test-fast` only the quick ones:
 
     - ``notebook``: a cell of a notebook, run by nbval;
-    - ``book``: needs the built book (the build itself, the browser tests);
+    - ``book``: needs the built book or the browser (the build, the browser tests);
     - ``colab``: runs in the Colab environment (.venv-colab);
     - ``unit``: everything else (the package, the checkers, the scripts, lint).
     """
@@ -51,7 +51,7 @@ def pytest_collection_modifyitems(config, items) -> None:
             item.add_marker(pytest.mark.notebook)
         elif item.path.name == "test_colab_env.py":
             item.add_marker(pytest.mark.colab)
-        elif "built_book" in getattr(item, "fixturenames", ()):
+        elif {"built_book", "browser"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.book)
         else:
             item.add_marker(pytest.mark.unit)

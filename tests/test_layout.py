@@ -11,11 +11,9 @@ is measured: the frames of a static figure that sit in hidden tabs are not.
 from __future__ import annotations
 
 import pytest
+from browsing import Visit
 from conftest import toc_pages
 from playwright.sync_api import Page
-
-# The server and the browser of the page-load tests, shared rather than copied.
-from test_browser import Visit, browser, site  # noqa: F401
 
 WIDTH = 1280  # the window the book is laid out for (STYLE.md)
 MIN_FIGURE_SHARE = 0.6  # a figure shown smaller has text below the body's size
@@ -88,7 +86,7 @@ def layout_problems(page: Page) -> list[str]:
 
 
 @pytest.mark.parametrize("page", toc_pages())
-def test_page_fits_its_column(browser, site, page):  # noqa: F811
+def test_page_fits_its_column(browser, site, page):
     visit = Visit(browser, f"{site}/{page}.html")
     try:
         assert visit.page.viewport_size["width"] == WIDTH

@@ -122,12 +122,6 @@ def test_accepts_tensors_with_grad_half_bool_and_numpy():
         np.testing.assert_allclose(ax.images[0].get_array(), expected)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_accepts_cuda_tensors():
-    ax = plot_attention(weights(3, 4).cuda(), QUERIES, KEYS)
-    np.testing.assert_allclose(ax.images[0].get_array(), weights(3, 4).numpy())
-
-
 def test_annotations_show_each_weight_in_a_readable_colour():
     w = torch.tensor([[0.0, 1.0], [0.5, 0.5]])
     ax = plot_attention(w, annotate=True, vmax=1.0)

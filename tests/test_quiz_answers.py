@@ -744,17 +744,17 @@ def _():
     return "padded"
 
 
-# --- 12 blog revisited ------------------------------------------------------------
+# --- 13 blog revisited ------------------------------------------------------------
 
 
-@check("12_blog_revisited", "qkv-ratio")
+@check("13_blog_revisited", "qkv-ratio")
 def _():
     std = n_params(mha.MultiHeadAttention(512, 8), ("q_proj", "k_proj", "v_proj"))
     blog = n_params(mha.SeedMultiHeadAttention(512, 8), ("queries", "keys", "values"))
     return std / blog
 
 
-@check("12_blog_revisited", "keep-mask-in-torch")
+@check("13_blog_revisited", "keep-mask-in-torch")
 def _():
     T, E, h = 5, 16, 4
     torch.manual_seed(0)
@@ -772,7 +772,7 @@ def _():
     return "upside-down"
 
 
-@check("12_blog_revisited", "overfitting-claim")
+@check("13_blog_revisited", "overfitting-claim")
 def _():
     x = torch.randn(1, 16, 64, generator=gen())
     flops, params = set(), set()
@@ -787,7 +787,7 @@ def _():
     return "overfitting"
 
 
-@check("12_blog_revisited", "fix-scale")
+@check("13_blog_revisited", "fix-scale")
 def _():
     E, h = 16, 4
     torch.manual_seed(0)
