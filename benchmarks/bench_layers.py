@@ -37,12 +37,12 @@ def make_layers(embed_dim: int, num_heads: int) -> dict[str, Layer]:
     """The contenders, each a function of the input ``x (B, T, E)``."""
     ours = mha.MultiHeadAttention(embed_dim, num_heads).eval()
     theirs = ours.to_torch().eval()  # same weights, batch_first=True
-    seed = mha.SeedMultiHeadAttention(embed_dim, num_heads).eval()
+    blog = mha.BlogMultiHeadAttention(embed_dim, num_heads).eval()
     return {
         "torch.nn.MultiheadAttention": lambda x: theirs(x, x, x, need_weights=False),
         "mha.MultiHeadAttention": lambda x: ours(x, x, x, need_weights=False),
         "mha, weights materialised": lambda x: ours(x, x, x, need_weights=True),
-        "mha.SeedMultiHeadAttention": lambda x: seed(x, x, x),
+        "mha.BlogMultiHeadAttention": lambda x: blog(x, x, x),
     }
 
 

@@ -1,7 +1,7 @@
 """Checker for chapter 13, the blog's layer revisited: its mask, made PyTorch's.
 
 ``checks.blog_mask_to_torch(fn)`` runs the learner's converter on the mask shapes the
-blog's layer accepts and compares with :func:`mha.seed_mask_to_standard`.
+blog's layer accepts and compares with :func:`mha.blog_mask_to_standard`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from ._checking import Case, run_checks
-from .seed import seed_mask_to_standard
+from .blog import blog_mask_to_standard
 
 __all__ = ["blog_mask_to_torch"]
 
@@ -42,7 +42,7 @@ BLOG_HINT = (
 
 
 def _reference(mask: Tensor, N: int, h: int, T: int, S: int) -> Tensor:
-    return seed_mask_to_standard(
+    return blog_mask_to_standard(
         mask, batch_size=N, num_heads=h, query_len=T, key_len=S
     )
 
@@ -68,7 +68,7 @@ def blog_mask_to_torch(fn: Callable[..., Tensor]) -> bool:
     nonzero (1, 1.0 or True) where attending is allowed. ``fn`` returns the boolean
     ``attn_mask`` that ``nn.MultiheadAttention`` wants for the same pairs: shape
     ``(N * h, T, S)``, True where attending is NOT allowed, row ``b * h + i`` for
-    batch ``b``, head ``i``. The reference is :func:`mha.seed_mask_to_standard`.
+    batch ``b``, head ``i``. The reference is :func:`mha.blog_mask_to_standard`.
     """
     gen = torch.Generator().manual_seed(12)
     lengths = torch.tensor([4, 2])

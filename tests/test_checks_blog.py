@@ -62,7 +62,7 @@ def verdict(capsys, fn) -> tuple[bool, str]:
 
 
 @pytest.mark.parametrize(
-    "fn", [mha.seed_mask_to_standard, reference, with_repeat_interleave]
+    "fn", [mha.blog_mask_to_standard, reference, with_repeat_interleave]
 )
 def test_right_answers_pass(capsys, fn):
     ok, out = verdict(capsys, fn)
@@ -105,8 +105,8 @@ def test_the_converted_mask_gives_the_blogs_outputs_in_pytorch():
     """What the exercise is for: the blog's layer, as nn.MultiheadAttention."""
     torch.manual_seed(0)
     N, h, T, E = 2, 4, 5, 16
-    blog = mha.SeedMultiHeadAttention(E, h).double()
-    torch_layer = mha.seed_to_standard(blog).to_torch()
+    blog = mha.BlogMultiHeadAttention(E, h).double()
+    torch_layer = mha.blog_to_standard(blog).to_torch()
     x = torch.randn(N, T, E, dtype=torch.float64)
     keep = torch.ones(T, T, dtype=torch.int64).tril()  # the blog's causal mask
     attn_mask = reference(keep, N, h, T, T)

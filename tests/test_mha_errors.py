@@ -14,7 +14,7 @@ E, H, B, T, S = 8, 2, 2, 3, 4
 LAYER = mha.MultiHeadAttention(E, H)
 SEQ_FIRST = mha.MultiHeadAttention(E, H, batch_first=False)
 GQA = mha.GroupedQueryAttention(E, H, 1)
-SEED = mha.SeedMultiHeadAttention(E, H)
+BLOG = mha.BlogMultiHeadAttention(E, H)
 
 
 def x(*shape, dtype=torch.float32):
@@ -89,8 +89,8 @@ CASES = {
         ValueError,
         ["num_kv_heads must be a positive int", "num_kv_heads=0"],
     ),
-    "seed layer sizes": (
-        lambda: mha.SeedMultiHeadAttention(10, 4),
+    "blog layer sizes": (
+        lambda: mha.BlogMultiHeadAttention(10, 4),
         ValueError,
         ["embed_size=10", "num_heads=4", "1, 2, 5, 10"],
     ),
@@ -371,7 +371,7 @@ CASES = {
         TypeError,
         ["mask must be a torch.Tensor", "got list"],
     ),
-    # conversions and the seed layer
+    # conversions and the blog layer
     "from_torch of another module": (
         lambda: mha.MultiHeadAttention.from_torch(nn.Linear(2, 2)),
         TypeError,
@@ -391,23 +391,23 @@ CASES = {
         ValueError,
         ["add_zero_attn=True", "does not implement"],
     ),
-    "seed_to_standard of another layer": (
-        lambda: mha.seed_to_standard(LAYER),
+    "blog_to_standard of another layer": (
+        lambda: mha.blog_to_standard(LAYER),
         TypeError,
-        ["expects a SeedMultiHeadAttention", "got MultiHeadAttention"],
+        ["expects a BlogMultiHeadAttention", "got MultiHeadAttention"],
     ),
-    "seed layer input size": (
-        lambda: SEED(KV, KV, x(B, T, 6)),
+    "blog layer input size": (
+        lambda: BLOG(KV, KV, x(B, T, 6)),
         ValueError,
         ["query's last dim must be embed_dim E = 8", "(2, 3, 6)"],
     ),
-    "seed layer mask shape": (
-        lambda: SEED(KV, KV, Q, torch.ones(B, 5)),
+    "blog layer mask shape": (
+        lambda: BLOG(KV, KV, Q, torch.ones(B, 5)),
         ValueError,
         ["mask of shape (2, 5)", "(N, heads, T, S) = (2, 2, 3, 4)"],
     ),
-    "seed mask conversion": (
-        lambda: mha.seed_mask_to_standard(
+    "blog mask conversion": (
+        lambda: mha.blog_mask_to_standard(
             torch.ones(3, 1, 1, S), batch_size=B, num_heads=H, query_len=T, key_len=S
         ),
         ValueError,

@@ -168,7 +168,7 @@ def _():
 
 @check("03_project", "blog-qkv-params")
 def _():
-    return n_params(mha.SeedMultiHeadAttention(512, 8), ("queries", "keys", "values"))
+    return n_params(mha.BlogMultiHeadAttention(512, 8), ("queries", "keys", "values"))
 
 
 @check("03_project", "head-block")
@@ -198,7 +198,7 @@ def _():
 
 @check("03_project", "zero-share")
 def _():
-    weight = mha.seed_to_standard(mha.SeedMultiHeadAttention(16, 4)).k_proj.weight
+    weight = mha.blog_to_standard(mha.BlogMultiHeadAttention(16, 4)).k_proj.weight
     return 100 * (weight == 0).float().mean().item()
 
 
@@ -229,14 +229,14 @@ def _():
 @check("04_score", "blog-temperature")
 def _():
     E, h = 512, 8
-    blog = mha.SeedMultiHeadAttention(E, h)
+    blog = mha.BlogMultiHeadAttention(E, h)
     x = torch.randn(1, 5, E, generator=gen())
     d_k = E // h
     with torch.no_grad():
         q = blog.queries(x.reshape(1, 5, h, d_k))
         k = blog.keys(x.reshape(1, 5, h, d_k))
         energy = torch.einsum("nqhd,nkhd->nhqk", q, k)
-        _, weights = mha.seed_to_standard(blog)(x, x, x, average_attn_weights=False)
+        _, weights = mha.blog_to_standard(blog)(x, x, x, average_attn_weights=False)
     factor = math.sqrt(E) / math.sqrt(d_k)
     assert_close(weights, torch.softmax(energy / math.sqrt(d_k) / factor, dim=-1))
     return factor
@@ -750,7 +750,7 @@ def _():
 @check("13_blog_revisited", "qkv-ratio")
 def _():
     std = n_params(mha.MultiHeadAttention(512, 8), ("q_proj", "k_proj", "v_proj"))
-    blog = n_params(mha.SeedMultiHeadAttention(512, 8), ("queries", "keys", "values"))
+    blog = n_params(mha.BlogMultiHeadAttention(512, 8), ("queries", "keys", "values"))
     return std / blog
 
 
@@ -758,12 +758,12 @@ def _():
 def _():
     T, E, h = 5, 16, 4
     torch.manual_seed(0)
-    seed_layer = mha.SeedMultiHeadAttention(E, h)
-    torch_blog = mha.seed_to_standard(seed_layer).to_torch()
+    blog_layer = mha.BlogMultiHeadAttention(E, h)
+    torch_blog = mha.blog_to_standard(blog_layer).to_torch()
     x = torch.randn(2, T, E, generator=gen())
     keep = torch.ones(T, T, dtype=torch.int64).tril()
     with torch.no_grad():
-        expected = seed_layer(x, x, x, keep)
+        expected = blog_layer(x, x, x, keep)
         wrong, _ = torch_blog(x, x, x, attn_mask=keep.bool())
         right, _ = torch_blog(x, x, x, attn_mask=keep == 0)
     assert torch.isnan(wrong[:, -1]).all()  # the last query lost every key
@@ -791,13 +791,13 @@ def _():
 def _():
     E, h = 16, 4
     torch.manual_seed(0)
-    seed_layer = mha.SeedMultiHeadAttention(E, h)
+    blog_layer = mha.BlogMultiHeadAttention(E, h)
     x = torch.randn(2, 5, E, generator=gen())
-    naive = mha.seed_to_standard(seed_layer)
+    naive = mha.blog_to_standard(blog_layer)
     with torch.no_grad():
         naive.q_proj.weight.mul_(math.sqrt(h))  # the same weights, divided by sqrt(d_k)
-        out_blog = seed_layer(x, x, x)
-        assert_close(mha.seed_to_standard(seed_layer)(x, x, x)[0], out_blog)
+        out_blog = blog_layer(x, x, x)
+        assert_close(mha.blog_to_standard(blog_layer)(x, x, x)[0], out_blog)
         assert not torch.allclose(naive(x, x, x)[0], out_blog, atol=1e-3)
     return "changes"
 

@@ -1,4 +1,4 @@
-"""The seed blog's layer: its behaviour, its flaws, and seed_to_standard."""
+"""The blog's layer: its behaviour, its flaws, and blog_to_standard."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from tensors import randn
 import mha
 
 
-def seed_layer(E=8, h=2, dtype=torch.float64, seed=0):
+def blog_layer(E=8, h=2, dtype=torch.float64, seed=0):
     torch.manual_seed(seed)
-    return mha.SeedMultiHeadAttention(E, h).to(dtype).eval()
+    return mha.BlogMultiHeadAttention(E, h).to(dtype).eval()
 
 
 def blog_forward(layer, values, keys, query, mask):
@@ -34,7 +34,7 @@ def blog_forward(layer, values, keys, query, mask):
 
 
 def test_parameters_are_the_blogs():
-    layer = mha.SeedMultiHeadAttention(12, 3)
+    layer = mha.BlogMultiHeadAttention(12, 3)
     shapes = {name: tuple(p.shape) for name, p in layer.named_parameters()}
     assert shapes == {
         "values.weight": (4, 4),  # one (d_k, d_k) matrix shared by all heads
@@ -47,7 +47,7 @@ def test_parameters_are_the_blogs():
 
 @pytest.mark.parametrize("masked", [False, True])
 def test_forward_matches_the_blogs_einsum_formulation(masked):
-    layer = seed_layer(E=12, h=3)
+    layer = blog_layer(E=12, h=3)
     q, kv = randn(2, 4, 12, seed=1), randn(2, 5, 12, seed=2)
     mask = None
     if masked:  # the blog's convention: 1 = keep, 0 = masked, broadcast to (N,h,T,S)
@@ -59,7 +59,7 @@ def test_forward_matches_the_blogs_einsum_formulation(masked):
 
 def test_scores_are_scaled_by_sqrt_embed_size_not_sqrt_head_dim():
     # Identity projections: head 0 of the query dotted with each key is [3, 0].
-    layer = seed_layer(E=8, h=2)
+    layer = blog_layer(E=8, h=2)
     with torch.no_grad():
         for lin in (layer.values, layer.keys, layer.queries):
             lin.weight.copy_(torch.eye(4))
@@ -92,9 +92,9 @@ def test_scores_are_scaled_by_sqrt_embed_size_not_sqrt_head_dim():
     masked=st.booleans(),
     seed=st.integers(0, 2**16),
 )
-def test_seed_to_standard_computes_the_same_thing(h, d_k, B, T, S, masked, seed):
+def test_blog_to_standard_computes_the_same_thing(h, d_k, B, T, S, masked, seed):
     E = h * d_k
-    layer = seed_layer(E, h, seed=seed)
+    layer = blog_layer(E, h, seed=seed)
     g = torch.Generator().manual_seed(seed)
     q = torch.randn(B, T, E, generator=g, dtype=torch.float64)
     kv = torch.randn(B, S, E, generator=g, dtype=torch.float64)
@@ -103,18 +103,18 @@ def test_seed_to_standard_computes_the_same_thing(h, d_k, B, T, S, masked, seed)
         keep = torch.rand(B, 1, T, S, generator=g) < 0.6
         keep[..., torch.randint(S, (1,), generator=g)] = True
         mask = keep.long()
-        attn_mask = mha.seed_mask_to_standard(
+        attn_mask = mha.blog_mask_to_standard(
             mask, batch_size=B, num_heads=h, query_len=T, key_len=S
         )
-    standard = mha.seed_to_standard(layer)
+    standard = mha.blog_to_standard(layer)
     for need_weights in (True, False):
         out, _ = standard(q, kv, kv, attn_mask=attn_mask, need_weights=need_weights)
         torch.testing.assert_close(out, layer(kv, kv, q, mask))
 
 
-def test_seed_to_standard_weights_are_block_diagonal_and_rescaled():
-    layer = seed_layer(E=6, h=3)
-    standard = mha.seed_to_standard(layer)
+def test_blog_to_standard_weights_are_block_diagonal_and_rescaled():
+    layer = blog_layer(E=6, h=3)
+    standard = mha.blog_to_standard(layer)
     w_q = standard.q_proj.weight
     assert torch.count_nonzero(w_q[:2, 2:]) == 0  # off-diagonal blocks are zero
     for i in range(3):
@@ -132,7 +132,7 @@ def test_seed_to_standard_weights_are_block_diagonal_and_rescaled():
 
 @torch.no_grad()
 def test_fully_masked_row_gets_uniform_weights_in_the_blog_and_none_in_mha():
-    layer = seed_layer(dtype=torch.float32)
+    layer = blog_layer(dtype=torch.float32)
     q, kv = (
         randn(1, 2, 8, dtype=torch.float32),
         randn(1, 3, 8, seed=1, dtype=torch.float32),
@@ -140,8 +140,8 @@ def test_fully_masked_row_gets_uniform_weights_in_the_blog_and_none_in_mha():
     keep = torch.ones(1, 1, 2, 3, dtype=torch.long)
     keep[..., 0, :] = 0  # query 0 may attend nowhere
     out = layer(kv, kv, q, keep)
-    standard = mha.seed_to_standard(layer)
-    attn_mask = mha.seed_mask_to_standard(
+    standard = mha.blog_to_standard(layer)
+    attn_mask = mha.blog_mask_to_standard(
         keep, batch_size=1, num_heads=2, query_len=2, key_len=3
     )
     ref, _ = standard(q, kv, kv, attn_mask=attn_mask)
@@ -154,7 +154,7 @@ def test_fully_masked_row_gets_uniform_weights_in_the_blog_and_none_in_mha():
 
 
 def test_float16_mask_fill_overflows_as_in_the_blog():
-    layer = seed_layer(dtype=torch.float16)
+    layer = blog_layer(dtype=torch.float16)
     x = randn(1, 3, 8, dtype=torch.float16)
     keep = torch.ones(1, 1, 3, 3, dtype=torch.long)
     out = layer(x, x, x, None)  # without a mask float16 works
@@ -162,27 +162,55 @@ def test_float16_mask_fill_overflows_as_in_the_blog():
     with pytest.raises(RuntimeError, match="Half without overflow"):
         layer(x, x, x, keep)
     # the standard layer masks with -inf, which float16 holds
-    standard = mha.seed_to_standard(layer)
+    standard = mha.blog_to_standard(layer)
     fixed, _ = standard(x, x, x, attn_mask=mha.causal_mask(3))
     assert fixed.dtype == torch.float16 and torch.isfinite(fixed).all()
 
 
 def test_bfloat16_has_the_range_for_the_fill():
-    layer = seed_layer(dtype=torch.bfloat16)
+    layer = blog_layer(dtype=torch.bfloat16)
     x = randn(1, 3, 8, dtype=torch.bfloat16)
     keep = (~mha.causal_mask(3)).long()
     out = layer(x, x, x, keep)
-    expected = seed_layer(dtype=torch.float64)(x.double(), x.double(), x.double(), keep)
+    expected = blog_layer(dtype=torch.float64)(x.double(), x.double(), x.double(), keep)
     assert torch.isfinite(out).all()
     torch.testing.assert_close(out.double(), expected, atol=5e-2, rtol=5e-2)
 
 
-def test_seed_mask_to_standard_flips_polarity_and_repeats_per_head():
+def test_blog_mask_to_standard_flips_polarity_and_repeats_per_head():
     keep = torch.tensor([[1, 1, 0], [1, 0, 0]])[:, None, None, :]  # (N, 1, 1, S)
-    attn = mha.seed_mask_to_standard(
+    attn = mha.blog_mask_to_standard(
         keep, batch_size=2, num_heads=2, query_len=2, key_len=3
     )
     assert attn.shape == (4, 2, 3) and attn.dtype == torch.bool
     assert torch.equal(attn[0], torch.tensor([[False, False, True]] * 2))
     assert torch.equal(attn[1], attn[0]) and torch.equal(attn[3], attn[2])
     assert torch.equal(attn[2], torch.tensor([[False, True, True]] * 2))
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("SeedMultiHeadAttention", "BlogMultiHeadAttention"),
+        ("seed_to_standard", "blog_to_standard"),
+        ("seed_mask_to_standard", "blog_mask_to_standard"),
+    ],
+)
+def test_old_seed_names_warn_and_give_the_blog_names(old, new):
+    with pytest.warns(DeprecationWarning, match=f"use mha.{new}"):
+        alias = getattr(mha, old)
+    assert alias is getattr(mha, new)
+    assert old not in mha.__all__
+
+
+def test_mha_seed_is_a_shim_for_mha_blog():
+    import mha.blog
+    import mha.seed
+
+    with pytest.warns(DeprecationWarning, match="use mha.blog.BlogMultiHeadAttention"):
+        from mha.seed import SeedMultiHeadAttention
+    assert SeedMultiHeadAttention is mha.blog.BlogMultiHeadAttention
+    with pytest.warns(DeprecationWarning, match="BLOG_MASK_FILL"):
+        assert mha.seed.SEED_MASK_FILL == mha.blog.BLOG_MASK_FILL
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        _ = mha.seed.nothing
