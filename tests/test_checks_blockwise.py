@@ -10,9 +10,9 @@ import pytest
 import torch
 
 import mha
-from mha import _checks_blockwise as cb
 from mha import checks
 from mha.blockwise import blockwise_attention
+from mha.checks import blockwise as cb
 
 
 def stub(q, k, v, block_size):

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 import mha
 from mha import checks
-from mha._checks_decoding import (
+from mha.checks.decoding import (
     ALL_INVERTED,
     NO_CAUSAL,
     PAD_INVERTED,

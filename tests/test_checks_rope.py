@@ -9,7 +9,7 @@ import torch
 
 import mha
 from mha import checks
-from mha._checks_rope import (
+from mha.checks.rope import (
     ROPE_AT_ZERO,
     ROPE_NO_APPEND,
     ROPE_NO_MASK,

@@ -11,8 +11,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ._checking import Case, run_checks
-from .blog import blog_mask_to_standard
+from ..blog import blog_mask_to_standard
+from ._engine import Case, run_checks
 
 __all__ = ["blog_mask_to_torch"]
 

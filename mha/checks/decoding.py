@@ -11,10 +11,10 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ._checking import Case, rand, run_checks
-from .attention import scaled_dot_product_attention
-from .kv_cache import causal_mask_bottom_right
-from .masks import causal_mask, padding_mask
+from ..attention import scaled_dot_product_attention
+from ..kv_cache import causal_mask_bottom_right
+from ..masks import causal_mask, padding_mask
+from ._engine import Case, rand, run_checks
 
 __all__ = ["left_padded_step"]
 

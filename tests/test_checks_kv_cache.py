@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mha import checks
-from mha._checks_variants import (
+from mha.checks.kv_cache import (
     REPEAT_BATCH,
     REPEAT_FEATURES,
     REPEAT_TILED,

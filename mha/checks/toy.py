@@ -17,8 +17,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from . import toy as _toy
-from ._checking import Case, rand, run_checks
+from .. import toy as _toy
+from ._engine import Case, rand, run_checks
 
 __all__ = ["mask_heads", "mean_ablate"]
 

@@ -24,11 +24,11 @@ import torch
 from torch import Tensor
 from torch.utils.flop_counter import FlopCounterMode
 
-from . import attention as _attention
-from . import masks as _masks
-from ._checking import Case, rand, run_checks, takes_keyword
-from .blockwise import merge_states as _merge_states
-from .blockwise import tensor_memory
+from .. import attention as _attention
+from .. import masks as _masks
+from ..blockwise import merge_states as _merge_states
+from ..blockwise import tensor_memory
+from ._engine import Case, rand, run_checks, takes_keyword
 
 __all__ = ["causal_blockwise_attention", "merge_states", "online_softmax_attention"]
 

@@ -12,11 +12,11 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from ._checking import Case, rand, run_checks
-from .attention import scaled_dot_product_attention
-from .kv_cache import KVCache, causal_mask_bottom_right
-from .masks import causal_mask
-from .rope import apply_rope
+from ..attention import scaled_dot_product_attention
+from ..kv_cache import KVCache, causal_mask_bottom_right
+from ..masks import causal_mask
+from ..rope import apply_rope
+from ._engine import Case, rand, run_checks
 
 __all__ = ["rope_cache"]
 

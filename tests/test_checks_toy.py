@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mha import _checks_head_mask as ch
 from mha import checks
+from mha.checks import toy as ch
 from mha.toy import mask_heads
 
 

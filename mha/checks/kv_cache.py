@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 from torch import Tensor
 
-from ._checking import Case, rand, run_checks
-from .kv_cache import repeat_kv as _repeat_kv
+from ..kv_cache import repeat_kv as _repeat_kv
+from ._engine import Case, rand, run_checks
 
 __all__ = ["repeat_kv"]
 
