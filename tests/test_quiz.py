@@ -134,7 +134,7 @@ def write(tmp_path, name: str, text: str) -> None:
 def test_broken_question_files_are_refused_with_a_reason(
     tmp_path, monkeypatch, question, message
 ):
-    import mha.quiz as quiz_module
+    import mha.quiz.loading as quiz_module  # where the quiz files are found
 
     write(tmp_path, "ui.json", (ROOT / "mha/quizzes/en/ui.json").read_text())
     write(tmp_path, "99_test.json", json.dumps({"questions": [question]}))
