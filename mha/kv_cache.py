@@ -34,6 +34,7 @@ from ._validate import (
     BOOL_MASK_CONVENTION,
     check_divides,
     check_floating,
+    check_int,
     check_kv_heads,
     check_positive_int,
     check_rank,
@@ -122,11 +123,7 @@ def mla_cache_bytes(
     }
     for name, value in sizes.items():
         check_positive_int(name, value)
-    if isinstance(rope_dim, bool) or not isinstance(rope_dim, int) or rope_dim < 0:
-        raise ValueError(
-            f"rope_dim must be an int >= 0 (0: no decoupled RoPE key); got "
-            f"{rope_dim!r}."
-        )
+    check_int("rope_dim", rope_dim, minimum=0, hint="0 means no decoupled RoPE key.")
     per_layer = batch_size * seq_len * (latent_dim + rope_dim)
     return per_layer * _element_size(dtype) * num_layers
 

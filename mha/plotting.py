@@ -26,6 +26,8 @@ from matplotlib.colors import Colormap, Normalize
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 
+from ._validate import check_positive_int
+
 __all__ = ["plot_attention", "plot_heads"]
 
 CBAR_LABEL = "attention weight"
@@ -448,11 +450,8 @@ def plot_heads(
         head_titles = _check_tokens(titles, h, "titles", func, hint, "heads") or []
     if ncols is None:
         ncols = _grid_columns(h)
-    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
-        raise ValueError(
-            f"{func}: ncols must be a positive int, got {ncols!r}. "
-            "Hint: leave it None for a grid at most 7 inches wide."
-        )
+    hint = f"{func}: leave ncols None for a grid at most 7 inches wide."
+    check_positive_int("ncols", ncols, hint=hint)
     ncols = min(ncols, h)
     nrows = math.ceil(h / ncols)
     figsize, rotate = _heads_layout(data.shape, rows, cols, ncols, not share_scale)

@@ -40,6 +40,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from ._validate import check_int
+
 if TYPE_CHECKING:  # ipywidgets is optional: imported inside frames()
     import ipywidgets
 
@@ -236,8 +238,12 @@ def frames(
     if not callable(draw):
         raise TypeError(f"frames expects a drawing function, got {draw!r}.")
     controls = _check_controls(controls)
-    if not isinstance(dpi, int) or not 20 <= dpi <= 300:
-        raise ValueError(f"dpi must be an int between 20 and 300, got {dpi!r}.")
+    hint = "use 20 to 300; the default is 100."
+    check_int("dpi", dpi, minimum=20, hint=hint)
+    if dpi > 300:
+        raise ValueError(
+            f"dpi must be an int between 20 and 300; got dpi={dpi}. Hint: {hint}"
+        )
     names = list(controls)
     sizes = [len(controls[n].options) for n in names]
     total = int(np.prod(sizes))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ._validate import check_positive_int, shape_str
+from ._validate import check_int, check_positive_int, shape_str
 from .attention import scaled_dot_product_attention
 from .kv_cache import KVCache
 
@@ -33,12 +33,8 @@ __all__ = [
 
 
 def _check_sinks(sinks: object) -> int:
-    if isinstance(sinks, bool) or not isinstance(sinks, int) or sinks < 0:
-        raise ValueError(
-            f"sinks must be an int >= 0 (how many first tokens stay visible); got "
-            f"{sinks!r}."
-        )
-    return sinks
+    hint = "sinks is how many first tokens stay visible; 0 for none."
+    return check_int("sinks", sinks, minimum=0, hint=hint)
 
 
 def _allowed(query_pos: Tensor, key_pos: Tensor, window: int, sinks: int) -> Tensor:

@@ -394,7 +394,7 @@ def test_mla_cache_bytes_is_the_latent_plus_the_rope_key():
     [
         ((1, 8, 0, 4), ValueError),
         ((1, 8, 16, -1), ValueError),
-        ((1, 8, 16, 2.0), ValueError),
+        ((1, 8, 16, 2.0), TypeError),  # a float is the wrong type
         ((0, 8, 16, 4), ValueError),
     ],
 )

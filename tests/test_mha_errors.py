@@ -9,6 +9,9 @@ import torch
 from torch import nn
 
 import mha
+from mha import toy
+from mha.kv_cache import mla_cache_bytes
+from mha.plotting import plot_heads
 
 E, H, B, T, S = 8, 2, 2, 3, 4
 LAYER = mha.MultiHeadAttention(E, H)
@@ -422,6 +425,48 @@ CASES = {
         lambda: mha.seed_everything(-1),
         ValueError,
         ["seed must be in [0, 2**32)", "seed=-1"],
+    ),
+    # int arguments outside the layer, checked by mha/_validate.py's check_int:
+    # TypeError for a wrong type, ValueError for a wrong value, both with a hint
+    "window sinks type": (
+        lambda: mha.sliding_window_mask(4, window=2, sinks=1.0),
+        TypeError,
+        ["sinks must be an int", "float 1.0", "Hint: sinks is how many"],
+    ),
+    "window sinks value": (
+        lambda: mha.sliding_window_mask(4, window=2, sinks=-1),
+        ValueError,
+        ["sinks must be an int >= 0", "sinks=-1", "Hint:"],
+    ),
+    "MLA rope_dim value": (
+        lambda: mla_cache_bytes(1, 8, 16, -1),
+        ValueError,
+        ["rope_dim must be an int >= 0", "rope_dim=-1", "no decoupled RoPE key"],
+    ),
+    "MLA rope_dim type": (
+        lambda: mla_cache_bytes(1, 8, 16, "8"),
+        TypeError,
+        ["rope_dim must be an int", "str '8'"],
+    ),
+    "toy seed value": (
+        lambda: toy.train_toy(seed=-1),
+        ValueError,
+        ["seed must be an int >= 0", "seed=-1", "Hint: seeds are 0, 1, 2"],
+    ),
+    "toy seed type": (
+        lambda: toy.train_toy_seeds(2, [0.5], steps=1),
+        TypeError,
+        ["seed must be an int", "float 0.5"],
+    ),
+    "plot_heads ncols value": (
+        lambda: plot_heads(torch.full((2, 3, 3), 1 / 3), ncols=0),
+        ValueError,
+        ["ncols must be a positive int", "ncols=0", "plot_heads: leave ncols None"],
+    ),
+    "plot_heads ncols type": (
+        lambda: plot_heads(torch.full((2, 3, 3), 1 / 3), ncols="2"),
+        TypeError,
+        ["ncols must be an int", "str '2'"],
     ),
 }
 

@@ -327,7 +327,7 @@ def test_plot_heads_tokens_and_titles_counts():
 
 def test_plot_heads_ncols_must_be_positive():
     message = raises_before_drawing(plot_heads, weights(2, 3, 3), ncols=0)
-    assert "ncols must be a positive int, got 0" in message
+    assert "ncols must be a positive int; got ncols=0" in message
 
 
 def test_a_single_string_of_tokens_is_refused():

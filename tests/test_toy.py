@@ -531,7 +531,7 @@ def test_train_toy_seeds_errors():
         toy.train_toy_seeds(2, [1, 1], steps=1)
     with pytest.raises(ValueError, match="distinct"):
         toy.train_toy_seeds(2, [], steps=1)
-    with pytest.raises(ValueError, match="seed must be a non-negative int"):
+    with pytest.raises(ValueError, match="seed must be an int >= 0"):
         toy.train_toy_seeds(2, [-1], steps=1)
     with pytest.raises(ValueError, match="positive"):
         toy.train_toy_seeds(2, [0], steps=1, workers=0)

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._validate import (
+    check_int,
     check_rank,
     check_tensor,
     shape_str,
@@ -236,9 +237,12 @@ class ToyEnsemble(nn.Module):
     @torch.no_grad()
     def member(self, i: int) -> TinyTransformer:
         """Model ``i`` as an ordinary :class:`TinyTransformer` (a copy, eval mode)."""
-        if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < len(self):
+        hint = f"the ensemble holds {len(self)} models, 0 to {len(self) - 1}."
+        check_int("member index", i, minimum=0, hint=hint)
+        if i >= len(self):
             raise ValueError(
-                f"member index must be an int in [0, {len(self)}); got {i!r}."
+                f"member index must be an int in [0, {len(self)}); got {i}. "
+                f"Hint: {hint}"
             )
         E = self.d_model
         model = TinyTransformer(

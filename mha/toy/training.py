@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 
 from .._validate import (
+    check_int,
     check_positive_int,
 )
 from .ensemble import ToyEnsemble, _reproducible
@@ -22,9 +23,8 @@ _CHUNK_STEPS = 50
 
 
 def _check_seed(seed: object) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int; got {seed!r}.")
-    return seed
+    hint = "seeds are 0, 1, 2, ..."
+    return check_int("seed", seed, minimum=0, hint=hint)
 
 
 def train_toy_seeds(
