@@ -3,6 +3,35 @@
 Boolean masks everywhere in ``mha`` follow ``nn.MultiheadAttention``: True means the
 position is NOT allowed to be attended to. ``F.scaled_dot_product_attention`` uses the
 opposite convention (True = takes part).
+
+Which module each chapter teaches (chapters as listed in ``_toc.yml``):
+
+============================  ========================================================
+chapter                       modules
+============================  ========================================================
+1 Attention as a soft lookup  ``attention`` (scaled dot-product attention), ``blog``
+                              (the blog post's layer the book follows)
+2 Split into heads            ``heads`` (``split_heads``, ``merge_heads``)
+3 Project Q, K and V          ``layer`` (``MultiHeadAttention``), ``blog``
+                              (``blog_to_standard``)
+4 Scores                      ``attention`` (``attention_scores``)
+5 Masks                       ``masks``
+6 Softmax                     ``masks`` (``masked_softmax``)
+7 Concatenate                 ``heads`` (``merge_heads``), ``functional``
+                              (``multi_head_attention``), ``layer``
+8 The head-count explorer     ``explorer`` (built on ``measures``)
+9 What heads learn            ``toy`` (task, model, gates, training, metrics)
+10 What attention costs       ``blockwise``, ``utils`` (fair timing)
+11 Modern variants            ``gqa``, ``kv_cache``
+12 Positions, long contexts   ``rope``, ``window``, ``logits``, ``kv_cache`` (MLA)
+13 The blog's layer again     ``blog``
+============================  ========================================================
+
+The chapters share ``plotting`` (attention maps), ``static`` (controls that work on
+the static page), ``quiz`` (the end-of-chapter quizzes) and ``notebook``; ``i18n``
+sets the language of what the package shows. The exercises are checked by
+``checks`` (one module per topic, see :mod:`mha.checks`). ``_validate`` holds every
+input check. ``seed`` is a deprecated shim for ``blog``, kept for one release.
 """
 
 from .attention import attention_scores, scaled_dot_product_attention
