@@ -113,7 +113,7 @@ def test_solution_cells_become_answer_prompts_and_header_is_rewritten():
     assert "[Worked solutions](../solutions/x.ipynb)" in title.source
     assert "Colab" in title.source and "README" in title.source  # how to run it
     assert "exercises/x.ipynb" in title.source
-    assert prompt.source == gen.ANSWER_PROMPT
+    assert prompt.source == gen.ENGLISH["answer_prompt"]
     assert "double-click" not in prompt.source.lower()  # meaningless on the web
     assert nb.cells[1].source == "Model answer: 42", "the solution must not change"
 
