@@ -9,6 +9,7 @@ from .attention import attention_scores, scaled_dot_product_attention
 from .functional import fused_attention, multi_head_attention
 from .gqa import GroupedQueryAttention
 from .heads import merge_heads, repeat_kv, split_heads
+from .i18n import set_language
 from .layer import MultiHeadAttention
 from .masks import (
     causal_mask,
@@ -47,6 +48,7 @@ __all__ = [
     "seed_everything",
     "seed_mask_to_standard",
     "seed_to_standard",
+    "set_language",
     "sliding_window_mask",
     "split_heads",
     "to_additive",

@@ -318,7 +318,8 @@ def build(dest: Path, repo: colab.Repository | None = None) -> Path:
                        sort_keys=False),
         encoding="utf-8",
     )
-    for shared in ("images", "references.bib", "_ext", "_assets", "_vendor"):
+    for shared in ("images", "references.bib", "_ext", "_assets", "_templates",
+                   "_vendor"):
         (dest / shared).symlink_to(ROOT / shared)
     for path in sources():
         target = dest / path
@@ -329,7 +330,7 @@ def build(dest: Path, repo: colab.Repository | None = None) -> Path:
     for solution in sorted((dest / "solutions").glob("*.ipynb")):
         nb = nbformat.read(solution, as_version=4)
         exercise = make_exercises.exercise_from_solution(
-            nb, solution.stem, strings=zh["exercises"]
+            nb, solution.stem, strings=zh["exercises"], prefix="zh/"
         )
         exercise = with_language_cells(
             colab.with_colab(exercise, f"zh/exercises/{solution.name}", repo)
