@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from .i18n import language
+
 __all__ = [
     "ChoiceQuestion",
     "NumberQuestion",
@@ -310,9 +312,10 @@ def load_quiz(chapter: str, lang: str = "en") -> Quiz:
     return Quiz(chapter, lang, tuple(questions), _load_ui(lang))
 
 
-def show_quiz(chapter: str, lang: str = "en") -> Quiz:
-    """The chapter's quiz; as the last line of a cell, Jupyter displays it."""
-    return load_quiz(chapter, lang)
+def show_quiz(chapter: str, lang: str | None = None) -> Quiz:
+    """The chapter's quiz, in ``lang`` (default: the language set by
+    :func:`mha.set_language`); as the last line of a cell, Jupyter displays it."""
+    return load_quiz(chapter, lang or language())
 
 
 def display_order(chapter: str, question: ChoiceQuestion) -> list[int]:
