@@ -232,3 +232,17 @@ def test_set_language_switches_the_texts_and_remembers_what_was_missing():
         i18n.set_language("en")
         i18n._missing.clear()
     assert i18n.tr(NOTE) == NOTE
+
+
+def test_the_pages_workflow_publishes_the_chinese_notebooks_for_colab():
+    import yaml
+
+    workflow = yaml.safe_load((ROOT / ".github/workflows/book.yml").read_text("utf-8"))
+    upload = next(
+        s for s in workflow["jobs"]["build"]["steps"]
+        if s.get("uses", "").startswith("actions/upload-artifact")
+    )
+    push = workflow["jobs"]["colab"]["steps"][-1]["run"]
+    for folder in ("chapters", "exercises", "solutions"):
+        assert f"_build/publish/zh/{folder}/*.ipynb" in upload["with"]["path"]
+        assert f"zh/{folder}" in push
