@@ -91,6 +91,11 @@ def strip_solution(source: str, where: str) -> str:
             inside = False
         elif not inside:
             check = ASSERT_CHECK.match(line)
+            if not check and line.lstrip().startswith("assert checks."):
+                raise MarkerError(
+                    f"{where}, line {number}: write `assert checks.NAME(...)` on "
+                    f"one line (the exercise keeps the call without `assert`)"
+                )
             out.append(check["indent"] + check["call"] if check else line)
     if inside:
         raise MarkerError(f"{where}: BEGIN SOLUTION is never closed by END SOLUTION")

@@ -171,3 +171,9 @@ def test_exercise_and_solution_pages_read_right_on_the_web(built_book):
         assert not bare_bool, path.name
         assert "double-click" not in html.lower(), path.name
         assert "Running the exercises" in html, path.name
+
+
+def test_a_check_split_over_lines_is_refused():
+    source = 'assert checks.predict(a, b,\n                      "label")'
+    with pytest.raises(gen.MarkerError, match="on one line"):
+        gen.strip_solution(source, "solutions/x.ipynb, cell 3")
