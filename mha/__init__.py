@@ -39,6 +39,7 @@ from .blog import BlogMultiHeadAttention, blog_mask_to_standard, blog_to_standar
 from .functional import fused_attention, multi_head_attention
 from .gqa import GroupedQueryAttention
 from .heads import merge_heads, repeat_kv, split_heads
+from .i18n import set_language
 from .layer import MultiHeadAttention
 from .masks import (
     causal_mask,
@@ -76,6 +77,7 @@ __all__ = [
     "repeat_kv",
     "scaled_dot_product_attention",
     "seed_everything",
+    "set_language",
     "sliding_window_mask",
     "split_heads",
     "to_additive",

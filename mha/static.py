@@ -41,6 +41,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ._validate import check_int
+from .i18n import tr
 
 if TYPE_CHECKING:  # ipywidgets is optional: imported inside frames()
     import ipywidgets
@@ -124,9 +125,15 @@ class Choice:
 
     @property
     def labels(self) -> list[str]:
-        """What the control shows for each option."""
+        """What the control shows for each option (words in the page's language,
+        numbers as they are)."""
         names = self.options if self.names is None else self.names
-        return [str(name) for name in names]
+        return [_words(str(name)) for name in names]
+
+
+def _words(text: str) -> str:
+    """``text`` in the page's language when it has words to translate."""
+    return tr(text) if any(c.isalpha() and c.isascii() for c in text) else text
 
 
 def figure_png(figure: Figure, dpi: int = 100) -> bytes:
@@ -191,7 +198,7 @@ def _control(choice: Choice) -> ipywidgets.Widget:
     common = {
         "options": choice.labels,
         "index": choice.start,
-        "description": choice.label,
+        "description": _words(choice.label),
         "style": {"description_width": "initial"},
     }
     if choice.widget == "dropdown":
@@ -263,7 +270,7 @@ def frames(
     for combo in itertools.product(*(range(n) for n in sizes)):
         values = {n: controls[n].options[i] for n, i in zip(names, combo, strict=True)}
         png = _draw(draw, values, dpi)
-        text = alt(**values) if callable(alt) else alt.format(**values)
+        text = alt(**values) if callable(alt) else tr(alt).format(**values)
         tag = (
             f'<div class="mha-frame"><img alt="{html.escape(text)}" '
             f'src="data:image/png;base64,{base64.b64encode(png).decode()}"></div>'
@@ -304,7 +311,7 @@ def frames(
         for tab in tabs[n]
     ]
     header = widgets.HTML(
-        value=f'{_STYLE}<p class="mha-static-note">{html.escape(note)}</p>'
+        value=f'{_STYLE}<p class="mha-static-note">{html.escape(tr(note))}</p>'
     )
     box = widgets.VBox([header, *made.values(), figure_area])
     box.add_class("mha-frames")

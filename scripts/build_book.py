@@ -1,4 +1,5 @@
-"""Build the HTML book with warnings as errors; print where the pages are.
+"""Build the HTML book, English and Chinese, with warnings as errors; print where the
+pages are.
 
 Used by `make book` and by tests/test_book.py, so both build the same way.
 
@@ -9,6 +10,11 @@ button), its notebooks get Colab cells that install from there (scripts/colab.py
 and the HTML is built from the copy. The Pages workflow then pushes those notebooks to
 the `colab` branch, so every "Open in Colab" link opens a notebook that installs the
 package from the same fork. No file of the checkout is edited.
+
+The Chinese edition (中文版) is generated from the English sources and the translations
+in zh/ (scripts/translate.py) into `zh/` of the staged copy (or `_build/zh-src/`),
+built the same way, and its HTML copied into `zh/` of the English site. Its notebooks
+are pushed to the `colab` branch too, under `zh/`.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import sys
 from pathlib import Path
 
 import colab
+import translate
 import vendor_js
 import yaml
 
@@ -31,6 +38,10 @@ STAGE = ROOT / "_build" / "publish"
 # The tests build for a made-up fork, into a folder of their own (tests/conftest.py).
 TEST_OUTPUT = ROOT / "_build" / "test"
 TEST_HTML = TEST_OUTPUT / "_build" / "html"
+# The Chinese edition: its sources (when not staged) and, under each output folder, the
+# folder it is built in before its HTML is copied to the site's zh/.
+ZH_SOURCE = ROOT / "_build" / "zh-src"
+ZH_BUILD = Path("_build") / "zh"
 # -W: warnings are errors; -n: nitpicky references; --keep-going: report all of them.
 FLAGS = ["-W", "-n", "--keep-going"]
 # What a staged copy leaves out: not book sources (the build reads only what
@@ -181,11 +192,37 @@ def prepare(output: Path = ROOT) -> Path:
     return src
 
 
+def chinese_source(src: Path) -> Path:
+    """Generate the Chinese edition's sources for the English ones in ``src``."""
+    dest = ZH_SOURCE if src == ROOT else src / "zh"
+    return translate.build(dest, colab.published())
+
+
+def build_chinese(
+    src: Path, output: Path = ROOT, **run: object
+) -> subprocess.CompletedProcess:
+    """Build the Chinese edition of the book in ``src`` and copy its HTML into the
+    English site's ``zh/`` folder (replacing an older copy)."""
+    zh_src, zh_output = chinese_source(src), output / ZH_BUILD
+    refresh_cache(zh_output)
+    execute(zh_src, zh_output)
+    command = build_command(src=zh_src, output=zh_output)
+    result = subprocess.run(command, cwd=ROOT, **run)
+    site = output / "_build" / "html" / "zh"
+    shutil.rmtree(site, ignore_errors=True)
+    if result.returncode == 0:
+        shutil.copytree(zh_output / "_build" / "html", site)
+    return result
+
+
 def main() -> int:
     src = prepare()
     if src != ROOT:
         print(f"Building for {colab.published().slug}, from the staged copy {src}.")
     code = subprocess.run(build_command(sys.argv[1:], src), cwd=ROOT).returncode
+    if code == 0:
+        print("\nThe English book is built. Now the Chinese edition (中文版).")
+        code = build_chinese(src).returncode
     if code == 0:
         print(f"\nThe book is built. Open {HTML / 'index.html'} in a browser.")
     else:

@@ -45,18 +45,27 @@ ASSERT_CHECK = re.compile(r"^(?P<indent>\s*)assert (?P<call>checks\.\w+\(.*\))\s
 # A call whose value Jupyter would show under the cell, as the cell's last line.
 QUIET_LAST = re.compile(r"^(checks\.\w+|torch\.manual_seed)\(.*\)$")
 DEFAULT_STUB = 'raise NotImplementedError("Write your code here, then run the check.")'
-ANSWER_PROMPT = (
-    "**Your answer:** *replace this line with what you found. (Open the notebook in "
-    "Jupyter or Colab to write here; the worked solutions give a model answer.)*"
-)
-RUN_NOTE = (
-    "**Running the exercises.** On the book's web page nothing runs: the checks "
-    "below show what they report before anything is written. Open this page as a "
-    "notebook to work on it: in Google Colab, from the rocket icon at the top of "
-    "the page (choose Colab, then *Runtime → Run all*); or on your own machine, "
-    "after `make book` as the repository's README describes, with "
-    "`.venv/bin/jupyter lab exercises/{name}.ipynb`."
-)
+# The texts an exercise notebook gets, per edition: the Chinese edition passes its own
+# (zh/book.yml, `exercises`), with the same keys.
+ENGLISH = {
+    "solutions_title": "# Solutions: ",
+    "exercises_title": "# Exercises: ",
+    "back": "Back to the exercises",
+    "worked": "Worked solutions",
+    "answer_prompt": (
+        "**Your answer:** *replace this line with what you found. (Open the notebook "
+        "in Jupyter or Colab to write here; the worked solutions give a model "
+        "answer.)*"
+    ),
+    "run_note": (
+        "**Running the exercises.** On the book's web page nothing runs: the checks "
+        "below show what they report before anything is written. Open this page as "
+        "a notebook to work on it: in Google Colab, from the rocket icon at the top "
+        "of the page (choose Colab, then *Runtime → Run all*); or on your own "
+        "machine, after `make book` as the repository's README describes, with "
+        "`.venv/bin/jupyter lab {path}`."
+    ),
+}
 
 
 class MarkerError(ValueError):
@@ -82,6 +91,11 @@ def strip_solution(source: str, where: str) -> str:
             inside = False
         elif not inside:
             check = ASSERT_CHECK.match(line)
+            if not check and line.lstrip().startswith("assert checks."):
+                raise MarkerError(
+                    f"{where}, line {number}: write `assert checks.NAME(...)` on "
+                    f"one line (the exercise keeps the call without `assert`)"
+                )
             out.append(check["indent"] + check["call"] if check else line)
     if inside:
         raise MarkerError(f"{where}: BEGIN SOLUTION is never closed by END SOLUTION")
@@ -90,23 +104,30 @@ def strip_solution(source: str, where: str) -> str:
     return "\n".join(out)
 
 
-def header_for_exercise(source: str, name: str, where: str) -> str:
-    back = f"[Back to the exercises](../exercises/{name}.ipynb)"
+def header_for_exercise(
+    source: str, name: str, where: str, strings: dict[str, str] = ENGLISH,
+    path: str = "",
+) -> str:
+    back = f"[{strings['back']}](../exercises/{name}.ipynb)"
     lines = source.splitlines()
-    if not lines or not lines[0].startswith("# Solutions: "):
-        raise MarkerError(
-            f"{where}: the header cell must start with '# Solutions: TITLE'"
-        )
+    title = strings["solutions_title"]
+    if not lines or not lines[0].startswith(title):
+        raise MarkerError(f"{where}: the header cell must start with '{title}TITLE'")
     if back not in source:
         raise MarkerError(f"{where}: the header cell must contain the link {back}")
-    lines[0] = lines[0].replace("# Solutions: ", "# Exercises: ", 1)
+    lines[0] = lines[0].replace(title, strings["exercises_title"], 1)
     text = "\n".join(lines).rstrip()
-    text = text.replace(back, f"[Worked solutions](../solutions/{name}.ipynb)")
-    return text + "\n\n" + RUN_NOTE.format(name=name)
+    text = text.replace(back, f"[{strings['worked']}](../solutions/{name}.ipynb)")
+    note = strings["run_note"].format(path=path or f"exercises/{name}.ipynb")
+    return text + "\n\n" + note
 
 
-def exercise_from_solution(solution: dict, name: str) -> dict:
-    """The exercise notebook (a new dict) generated from a solution notebook."""
+def exercise_from_solution(
+    solution: dict, name: str, strings: dict[str, str] = ENGLISH, prefix: str = ""
+) -> dict:
+    """The exercise notebook (a new dict) generated from a solution notebook; the
+    Chinese edition passes its ``strings`` and the ``prefix`` of its folder
+    (``"zh/"``)."""
     nb = copy.deepcopy(solution)
     where = f"solutions/{name}.ipynb"
     headers = [
@@ -120,12 +141,15 @@ def exercise_from_solution(solution: dict, name: str) -> dict:
         source = "".join(cell["source"])
         tags = cell["metadata"].get("tags", [])
         if i == headers[0]:
-            cell["source"] = header_for_exercise(source, name, f"{where}, cell {i}")
+            cell["source"] = header_for_exercise(
+                source, name, f"{where}, cell {i}", strings,
+                f"{prefix}exercises/{name}.ipynb",
+            )
         elif "solution" in tags:
-            nb["cells"][i] = nbformat.v4.new_markdown_cell(ANSWER_PROMPT)
+            nb["cells"][i] = nbformat.v4.new_markdown_cell(strings["answer_prompt"])
         elif cell["cell_type"] == "code":
             cell["source"] = strip_solution(source, f"{where}, cell {i}")
-    return with_colab(nbformat.from_dict(nb), f"exercises/{name}.ipynb")
+    return with_colab(nbformat.from_dict(nb), f"{prefix}exercises/{name}.ipynb")
 
 
 def render(nb: dict) -> str:

@@ -73,6 +73,9 @@ LANGUAGE_CHECK = (
     "assert not mha.i18n.missing(), mha.i18n.missing()"
 )
 HEADING = re.compile(r"^#{1,6} ")
+# Chinese characters and punctuation: a line break between two of them inside a
+# paragraph is shown by a browser as a space, which Chinese text does not have.
+HAN = re.compile("[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
 FENCE = re.compile(r"^(`{3,}|~{3,}|:{3,})")
 
 
@@ -109,6 +112,31 @@ def sections(text: str) -> list[str]:
             parts.append([])
         parts[-1].append(line)
     return ["".join(p) for p in parts if "".join(p).strip()]
+
+
+def join_chinese_lines(text: str) -> str:
+    """Join the lines of a paragraph that break between two Chinese characters,
+    outside code and directive fences, never joining a heading, a table row or a
+    list item to what follows."""
+    lines, fences = text.split("\n"), []
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        fence = FENCE.match(line.lstrip())
+        if fence:
+            if fences and line.strip() == fences[-1]:
+                fences.pop()
+            elif line.strip() != fence.group(1) or not fences:
+                fences.append(fence.group(1))
+        joinable = (
+            i > 0 and not fences and not fence and out and line[:1] and
+            HAN.match(line[0]) and out[-1][-1:] and HAN.match(out[-1][-1]) and
+            not re.match(r"^\s*(#|\||[-*+] |\d+\. |\$\$|:|```|\(.*\)=)", out[-1])
+        )
+        if joinable:
+            out[-1] += line
+        else:
+            out.append(line)
+    return "\n".join(out)
 
 
 def _is_badge(cell: dict) -> bool:
@@ -229,7 +257,7 @@ def translated_text(
         raise SystemExit(
             "The Chinese edition is out of date:\n  " + "\n  ".join(stale)
         )
-    entries = [e["zh"] for e in load(path)]
+    entries = [join_chinese_lines(e["zh"]) for e in load(path)]
     text = (root / path).read_text(encoding="utf-8")
     if path.suffix == ".md":
         return "".join(z if z.endswith("\n") else z + "\n" for z in entries)
@@ -318,7 +346,8 @@ def build(dest: Path, repo: colab.Repository | None = None) -> Path:
                        sort_keys=False),
         encoding="utf-8",
     )
-    for shared in ("images", "references.bib", "_ext", "_assets", "_vendor"):
+    for shared in ("images", "references.bib", "_ext", "_assets", "_templates",
+                   "_vendor"):
         (dest / shared).symlink_to(ROOT / shared)
     for path in sources():
         target = dest / path
@@ -329,7 +358,7 @@ def build(dest: Path, repo: colab.Repository | None = None) -> Path:
     for solution in sorted((dest / "solutions").glob("*.ipynb")):
         nb = nbformat.read(solution, as_version=4)
         exercise = make_exercises.exercise_from_solution(
-            nb, solution.stem, strings=zh["exercises"]
+            nb, solution.stem, strings=zh["exercises"], prefix="zh/"
         )
         exercise = with_language_cells(
             colab.with_colab(exercise, f"zh/exercises/{solution.name}", repo)

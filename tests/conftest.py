@@ -27,8 +27,9 @@ from build_book import (  # noqa: E402
     STAGE,
     TEST_HTML,
     TEST_OUTPUT,
+    build_chinese,
     build_command,
-    prepare,  # noqa: E402
+    prepare,
 )
 
 # The tests build the book as a fork would publish it, for a made-up repository, into
@@ -51,7 +52,9 @@ def pytest_collection_modifyitems(config, items) -> None:
             item.add_marker(pytest.mark.notebook)
         elif item.path.name == "test_colab_env.py":
             item.add_marker(pytest.mark.colab)
-        elif {"built_book", "browser"} & set(getattr(item, "fixturenames", ())):
+        elif {"built_book", "built_chinese", "browser"} & set(
+            getattr(item, "fixturenames", ())
+        ):
             item.add_marker(pytest.mark.book)
         else:
             item.add_marker(pytest.mark.unit)
@@ -90,6 +93,16 @@ def toc_pages() -> list[str]:
     return [str(Path(p).with_suffix("")) for p in toc_files(toc)]
 
 
+def zh_pages() -> list[str]:
+    """The pages of the Chinese edition, which sits under zh/ of the site."""
+    return [f"zh/{p}" for p in toc_pages()]
+
+
+def both_editions() -> list[str]:
+    """Every page of the site: the English book's, then the Chinese edition's."""
+    return toc_pages() + zh_pages()
+
+
 @pytest.fixture(scope="session")
 def built_book() -> subprocess.CompletedProcess[str]:
     """Build the book once per test session as `make book` does when the Pages
@@ -112,12 +125,29 @@ def built_book() -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.fixture(scope="session")
+def built_chinese(built_book) -> subprocess.CompletedProcess[str]:
+    """The Chinese edition, built after the English one as `make book` does, into
+    the site's zh/ (for the same made-up fork)."""
+    assert built_book.returncode == 0, "the English book did not build"
+    saved = os.environ.get("GITHUB_REPOSITORY")
+    os.environ["GITHUB_REPOSITORY"] = TEST_REPOSITORY
+    try:
+        return build_chinese(STAGE, TEST_OUTPUT, text=True, capture_output=True)
+    finally:
+        if saved is None:
+            del os.environ["GITHUB_REPOSITORY"]
+        else:
+            os.environ["GITHUB_REPOSITORY"] = saved
+
+
 @pytest.fixture(scope="module")
-def site(built_book) -> Iterator[str]:
-    """Base URL of _build/html served on a free loopback port."""
+def site(built_book, built_chinese) -> Iterator[str]:
+    """Base URL of the built site (both editions) served on a free loopback port."""
     from browsing import serve
 
     assert built_book.returncode == 0, "the book did not build"
+    assert built_chinese.returncode == 0, "the Chinese edition did not build"
     with serve(HTML) as url:
         yield url
 
@@ -145,7 +175,9 @@ __all__ = [
     "ROOT",
     "STAGE",
     "TEST_REPOSITORY",
+    "both_editions",
     "notebooks",
     "toc_files",
     "toc_pages",
+    "zh_pages",
 ]

@@ -91,9 +91,21 @@ DARK_PAGES = [
     "glossary",
     "references",
 ]
-AUDITS = [(page, "light") for page in toc_pages()] + [
-    (page, "dark") for page in DARK_PAGES
+# The Chinese edition has the English pages' structure and controls: a sample of its
+# kinds of page is audited (its language, its Chinese controls and quiz).
+ZH_PAGES = [
+    "zh/intro",
+    "zh/chapters/02_split",
+    "zh/chapters/08_head_explorer",
+    "zh/chapters/11_variants",
+    "zh/exercises/05_mask",
+    "zh/solutions/09_what_heads_learn",
+    "zh/glossary",
 ]
+AUDITS = (
+    [(page, "light") for page in toc_pages() + ZH_PAGES]
+    + [(page, "dark") for page in DARK_PAGES]
+)
 
 
 @pytest.mark.parametrize(("page", "theme"), AUDITS, ids=[f"{p}-{t}" for p, t in AUDITS])
@@ -296,19 +308,29 @@ def test_a_slider_handle_moves_with_the_arrow_keys(browser, site):
 # --- the chapter quizzes on the built pages ---------------------------------------
 
 
+def quiz_of(chapter: str):
+    """The quiz a page shows: a page under zh/ shows the Chinese one."""
+    return load_quiz(Path(chapter).name, "zh" if chapter.startswith("zh/") else "en")
+
+
 def first_of_each_kind(
     chapter: str,
 ) -> tuple[ChoiceQuestion | None, NumberQuestion | None]:
-    quiz = load_quiz(Path(chapter).name)
+    quiz = quiz_of(chapter)
     choice = next((q for q in quiz.questions if isinstance(q, ChoiceQuestion)), None)
     number = next((q for q in quiz.questions if isinstance(q, NumberQuestion)), None)
     return choice, number
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS)
+# Every English chapter's quiz, and two of the Chinese edition's.
+QUIZ_PAGES = CHAPTERS + ["zh/chapters/04_score", "zh/chapters/10_cost"]
+
+
+@pytest.mark.parametrize("chapter", QUIZ_PAGES)
 def test_the_chapter_quiz_answers_on_the_page(browser, site, chapter):
     visit = Visit(browser, f"{site}/{chapter}.html")
     page = visit.page
+    ui = quiz_of(chapter).ui
     try:
         quiz = page.locator(".mha-quiz")
         assert quiz.count() == 1, "no quiz on the page"
@@ -329,7 +351,7 @@ def test_the_chapter_quiz_answers_on_the_page(browser, site, chapter):
             item.locator(f'button[data-index="{wrong}"]').click()
             assert feedback.get_attribute("data-state") == "wrong"
             shown = feedback.inner_text()
-            assert shown.startswith("Not quite.")
+            assert shown.startswith(ui["wrong"])
             assert plain(choice.options[wrong].feedback)[:40] in plain(shown)
             item.locator(f'button[data-index="{right}"]').click()
             assert feedback.get_attribute("data-state") == "right"
@@ -345,7 +367,7 @@ def test_the_chapter_quiz_answers_on_the_page(browser, site, chapter):
             assert feedback.get_attribute("data-state") == "wrong"
             assert plain(slip.feedback)[:40] in plain(feedback.inner_text())
             box.fill(f"{number.answer:g}")
-            item.get_by_role("button", name="Check").click()
+            item.get_by_role("button", name=ui["check"]).click()
             assert feedback.get_attribute("data-state") == "right"
         assert not visit.errors, visit.errors
         assert not visit.failed, visit.failed

@@ -8,21 +8,30 @@ from __future__ import annotations
 import pytest
 import torch
 from browsing import Visit
-from conftest import ARTIFACTS, HTML, ROOT, toc_pages
+from conftest import ARTIFACTS, HTML, ROOT, both_editions, toc_pages
 
 from mha import explorer as ex
 
 SCREENSHOTS = ARTIFACTS / "screenshots"
 
 
-@pytest.mark.parametrize("page", toc_pages())
+# Full-page screenshots for a look at the pages: every chapter of Part I, and two
+# chapters of the Chinese edition (which must show real CJK glyphs, not boxes).
+SCREENSHOT_PAGES = {
+    *(p for p in toc_pages() if p.startswith("chapters/0")),
+    "zh/chapters/02_split",
+    "zh/chapters/08_head_explorer",
+}
+
+
+@pytest.mark.parametrize("page", both_editions())
 def test_page_loads_without_errors_or_outside_requests(browser, site, page):
     visit = Visit(browser, f"{site}/{page}.html")
     try:
         assert not visit.failed, visit.failed
         assert not visit.errors, visit.errors
         assert visit.page.locator("h1").count() >= 1
-        if page.startswith("chapters/0"):
+        if page in SCREENSHOT_PAGES:
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             name = page.replace("/", "_") + ".png"
             visit.page.screenshot(path=SCREENSHOTS / name, full_page=True)
@@ -112,7 +121,7 @@ def has_controls(page: str) -> bool:
     return any(call in text for call in ("frames(", "page_explorer("))
 
 
-@pytest.mark.parametrize("page", toc_pages())
+@pytest.mark.parametrize("page", both_editions())
 def test_every_control_changes_what_it_controls(browser, site, page):
     """On the static page, with no kernel: move every control and compare a picture
     of its output area, the control itself masked, before and after. A control whose
@@ -227,5 +236,43 @@ def test_a_chapter_page_weighs_at_most_3_mb(browser, site, page):
             f"{page} loads {total / 1e6:.2f} MB, over 3 MB: "
             f"{sorted(counted.items(), key=lambda kv: -kv[1])[:5]}"
         )
+    finally:
+        visit.page.close()
+
+
+# Draws two different Chinese characters in the page's own font and compares the
+# pixels: with no CJK font both would come out as the same empty box ("tofu").
+TOFU = """() => {
+  const font = getComputedStyle(document.querySelector('.bd-article p')).font;
+  const draw = (ch) => {
+    const c = document.createElement('canvas'); c.width = 64; c.height = 64;
+    const g = c.getContext('2d'); g.font = font.replace(/\\d+(\\.\\d+)?px/, '40px');
+    g.fillText(ch, 8, 48); return Array.from(g.getImageData(0, 0, 64, 64).data);
+  };
+  const a = draw('注'), b = draw('意');
+  return {inked: a.some(v => v > 0), differ: a.some((v, i) => v !== b[i])};
+}"""
+
+
+@pytest.mark.parametrize(
+    "page", ["zh/chapters/02_split", "zh/chapters/08_head_explorer"]
+)
+def test_a_chinese_chapter_shows_real_glyphs_and_links_to_the_english(
+    browser, site, page
+):
+    visit = Visit(browser, f"{site}/{page}.html")
+    try:
+        glyphs = visit.page.evaluate(TOFU)
+        assert glyphs == {"inked": True, "differ": True}, (
+            f"{page}: Chinese text renders as boxes: install a CJK font "
+            f"(apt-get install fonts-noto-cjk)"
+        )
+        text = visit.page.locator(".bd-article").inner_text()
+        han = sum("\u4e00" <= ch <= "\u9fff" for ch in text)
+        assert han > 500, f"{page} has only {han} Chinese characters"
+        visit.page.locator(".mha-edition a").click()
+        visit.page.wait_for_load_state()
+        assert visit.page.url.endswith(f"/{page.removeprefix('zh/')}.html")
+        assert not visit.errors, visit.errors
     finally:
         visit.page.close()

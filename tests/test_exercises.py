@@ -113,7 +113,7 @@ def test_solution_cells_become_answer_prompts_and_header_is_rewritten():
     assert "[Worked solutions](../solutions/x.ipynb)" in title.source
     assert "Colab" in title.source and "README" in title.source  # how to run it
     assert "exercises/x.ipynb" in title.source
-    assert prompt.source == gen.ANSWER_PROMPT
+    assert prompt.source == gen.ENGLISH["answer_prompt"]
     assert "double-click" not in prompt.source.lower()  # meaningless on the web
     assert nb.cells[1].source == "Model answer: 42", "the solution must not change"
 
@@ -171,3 +171,9 @@ def test_exercise_and_solution_pages_read_right_on_the_web(built_book):
         assert not bare_bool, path.name
         assert "double-click" not in html.lower(), path.name
         assert "Running the exercises" in html, path.name
+
+
+def test_a_check_split_over_lines_is_refused():
+    source = 'assert checks.predict(a, b,\n                      "label")'
+    with pytest.raises(gen.MarkerError, match="on one line"):
+        gen.strip_solution(source, "solutions/x.ipynb, cell 3")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 from browsing import Visit
-from conftest import toc_pages
+from conftest import both_editions
 from playwright.sync_api import Page
 
 WIDTH = 1280  # the window the book is laid out for (STYLE.md)
@@ -85,7 +85,7 @@ def layout_problems(page: Page) -> list[str]:
     return page.evaluate(MEASURE, MIN_FIGURE_SHARE)
 
 
-@pytest.mark.parametrize("page", toc_pages())
+@pytest.mark.parametrize("page", both_editions())
 def test_page_fits_its_column(browser, site, page):
     visit = Visit(browser, f"{site}/{page}.html")
     try:

@@ -29,6 +29,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ..i18n import tr
 from .inputs import (
     D_MODEL,
     MASKS,
@@ -127,7 +128,7 @@ def explorer_data(labels: Mapping[str, str] | None = None) -> dict[str, Any]:
         "positions": _numbers(positional_encoding(PADDED_LENGTH)),
         "viridis": ["#" + "".join(f"{round(255 * c):02x}" for c in rgb)
                     for rgb in viridis],
-        "labels": {**LABELS, **(labels or {})},
+        "labels": {k: tr(v) for k, v in {**LABELS, **(labels or {})}.items()},
     }
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from ..i18n import language
 from .questions import Question, _choice, _numeric, _require
 from .render import _render
 
@@ -116,6 +117,7 @@ def load_quiz(chapter: str, lang: str = "en") -> Quiz:
     return Quiz(chapter, lang, tuple(questions), _load_ui(lang))
 
 
-def show_quiz(chapter: str, lang: str = "en") -> Quiz:
-    """The chapter's quiz; as the last line of a cell, Jupyter displays it."""
-    return load_quiz(chapter, lang)
+def show_quiz(chapter: str, lang: str | None = None) -> Quiz:
+    """The chapter's quiz, in ``lang`` (default: the language set by
+    :func:`mha.set_language`); as the last line of a cell, Jupyter displays it."""
+    return load_quiz(chapter, lang or language())
