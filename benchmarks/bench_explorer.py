@@ -88,9 +88,7 @@ def main() -> int:
         f"median (min) of {args.repeats} calls after {args.warmup} warm-up calls, all "
         f"settings interleaved round by round.\n"
     )
-    header = (
-        "| h | tokens | mask | τ | redraw ms | vs 200 ms | tight-bbox PNG ms |"
-    )
+    header = "| h | tokens | mask | τ | redraw ms | vs 200 ms | tight-bbox PNG ms |"
     print(header)
     print("|" + "---|" * header.count(" | ") + "---|")
     measures = {"redraw": redraw, "png": redraw_png}

@@ -28,9 +28,7 @@ def divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
-def check_int(
-    name: str, value: object, minimum: int | None = 1, hint: str = ""
-) -> int:
+def check_int(name: str, value: object, minimum: int | None = 1, hint: str = "") -> int:
     """Return ``value`` if it is an int ``>= minimum`` (any int if ``minimum`` is
     None).
 

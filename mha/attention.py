@@ -130,8 +130,9 @@ def scaled_dot_product_attention(
     mask = combine_masks(*masks, dtype=q.dtype)
     if mask is not None:
         batch = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2])
-        check_broadcastable("attn_mask", mask, (*batch, q.shape[-2], k.shape[-2]),
-                            "(..., T, S)")
+        check_broadcastable(
+            "attn_mask", mask, (*batch, q.shape[-2], k.shape[-2]), "(..., T, S)"
+        )
     return _attend(q, k, v, mask, dropout_p if training else 0.0)
 
 

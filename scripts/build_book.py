@@ -67,7 +67,9 @@ def _ignore(folder: str, names: list[str]) -> set[str]:
     return {
         n
         for n in names
-        if n in NOT_SOURCES or n.startswith(".venv") or n.endswith(".egg-info")
+        if n in NOT_SOURCES
+        or n.startswith(".venv")
+        or n.endswith(".egg-info")
         or n.startswith((".pytest", ".hypothesis", ".ruff"))
     }
 
@@ -81,7 +83,9 @@ def stage(repo: colab.Repository) -> Path:
     config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
     config["repository"].update(url=repo.url, branch=repo.branch)
     config_path.write_text(
-        "# Staged by scripts/build_book.py for " + repo.slug + "; do not edit.\n"
+        "# Staged by scripts/build_book.py for "
+        + repo.slug
+        + "; do not edit.\n"
         + yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
         encoding="utf-8",
     )
@@ -176,7 +180,12 @@ def build_command(
     the book in ``src``, its HTML in ``output/_build/html``."""
     jb = Path(sys.executable).with_name("jupyter-book")
     return [
-        str(jb), "build", str(src), "--path-output", str(output), *FLAGS,
+        str(jb),
+        "build",
+        str(src),
+        "--path-output",
+        str(output),
+        *FLAGS,
         *(extra or []),
     ]
 

@@ -126,7 +126,9 @@ def setup_cell(repo: Repository | None = None) -> nbformat.NotebookNode:
     repo = repo or configured()
     if repo.is_placeholder:  # one sentence instead of a pip traceback
         lines = textwrap.wrap(
-            placeholder_message(repo), 64, drop_whitespace=False,
+            placeholder_message(repo),
+            64,
+            drop_whitespace=False,
             break_on_hyphens=False,
         )
         strings = "".join(f"        {json.dumps(line)}\n" for line in lines)

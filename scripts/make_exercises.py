@@ -105,7 +105,10 @@ def strip_solution(source: str, where: str) -> str:
 
 
 def header_for_exercise(
-    source: str, name: str, where: str, strings: dict[str, str] = ENGLISH,
+    source: str,
+    name: str,
+    where: str,
+    strings: dict[str, str] = ENGLISH,
     path: str = "",
 ) -> str:
     back = f"[{strings['back']}](../exercises/{name}.ipynb)"
@@ -142,7 +145,10 @@ def exercise_from_solution(
         tags = cell["metadata"].get("tags", [])
         if i == headers[0]:
             cell["source"] = header_for_exercise(
-                source, name, f"{where}, cell {i}", strings,
+                source,
+                name,
+                f"{where}, cell {i}",
+                strings,
                 f"{prefix}exercises/{name}.ipynb",
             )
         elif "solution" in tags:

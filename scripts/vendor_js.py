@@ -61,9 +61,8 @@ def keep_mathjax(path: str) -> str | None:
     if not path.startswith(prefix):
         return None
     name = path.removeprefix(prefix)
-    wanted = (
-        name == "tex-mml-chtml.js"
-        or name.startswith(("input/", "output/chtml", "ui/", "a11y/", "adaptors/"))
+    wanted = name == "tex-mml-chtml.js" or name.startswith(
+        ("input/", "output/chtml", "ui/", "a11y/", "adaptors/")
     )
     return f"mathjax/{name}" if wanted else None
 

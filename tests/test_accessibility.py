@@ -102,10 +102,9 @@ ZH_PAGES = [
     "zh/solutions/09_what_heads_learn",
     "zh/glossary",
 ]
-AUDITS = (
-    [(page, "light") for page in toc_pages() + ZH_PAGES]
-    + [(page, "dark") for page in DARK_PAGES]
-)
+AUDITS = [(page, "light") for page in toc_pages() + ZH_PAGES] + [
+    (page, "dark") for page in DARK_PAGES
+]
 
 
 @pytest.mark.parametrize(("page", "theme"), AUDITS, ids=[f"{p}-{t}" for p, t in AUDITS])

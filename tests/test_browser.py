@@ -175,7 +175,6 @@ def test_the_page_explorer_computes_what_mha_computes(browser, site):
     equal mha.explorer.compute_view's to 1e-5: the page and the package cannot
     drift apart."""
 
-
     visit = Visit(browser, f"{site}/chapters/08_head_explorer.html")
     try:
         root = visit.page.locator(".mha-explorer[data-ready]")
@@ -185,8 +184,11 @@ def test_the_page_explorer_computes_what_mha_computes(browser, site):
             state = root.evaluate("(el, v) => el.mhaExplorer.set(v)", setting)
             v = state["view"]
             view = ex.View(
-                v["num_heads"], ex.SENTENCES[v["sentence"]], v["seq_len"],
-                v["temperature"], v["mask"],
+                v["num_heads"],
+                ex.SENTENCES[v["sentence"]],
+                v["seq_len"],
+                v["temperature"],
+                v["mask"],
             )
             expected = ex.compute_view(view)
             assert state["tokens"] == expected.tokens

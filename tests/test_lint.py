@@ -1,4 +1,7 @@
-"""ruff is clean over the package, the tests, the scripts and every notebook."""
+"""ruff is clean over the package, the tests, the scripts and every notebook, and
+the Python files are formatted by ruff (the notebooks are exempt: their code cells
+are laid out by hand for the page's 76-character column, which tests/test_layout.py
+checks)."""
 
 from __future__ import annotations
 
@@ -18,6 +21,19 @@ def test_ruff_is_clean():
         capture_output=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_python_files_are_ruff_formatted():
+    ruff = Path(sys.executable).with_name("ruff")
+    result = subprocess.run(
+        [str(ruff), "format", "--check", "--no-cache", "."],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+    )
+    assert result.returncode == 0, (
+        result.stdout + result.stderr + "\nFix: .venv/bin/ruff format ."
+    )
 
 
 def ruff_on(path: str, source: str) -> subprocess.CompletedProcess[str]:

@@ -480,4 +480,3 @@ def test_error_message_says_what_was_expected_and_what_was_received(case):
     missing = [p for p in phrases if p not in message]
     assert not missing, f"{missing} not in: {message}"
     assert info.type is error  # not a subclass thrown from deep inside torch
-

@@ -212,9 +212,18 @@ def grid_shape(fig) -> tuple[int, int]:
     return heatmaps(fig)[0].get_subplotspec().get_geometry()[:2]
 
 
-@pytest.mark.parametrize(("h", "grid"), [(1, (1, 1)), (2, (1, 2)), (3, (1, 3)),
-                                         (4, (2, 2)), (6, (2, 3)), (8, (2, 4)),
-                                         (16, (4, 4))])
+@pytest.mark.parametrize(
+    ("h", "grid"),
+    [
+        (1, (1, 1)),
+        (2, (1, 2)),
+        (3, (1, 3)),
+        (4, (2, 2)),
+        (6, (2, 3)),
+        (8, (2, 4)),
+        (16, (4, 4)),
+    ],
+)
 def test_plot_heads_default_grid(h, grid):
     assert grid_shape(plot_heads(weights(h, 5, 5), WORDS)) == grid
 

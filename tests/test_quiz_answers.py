@@ -705,8 +705,11 @@ def _():
         return (apply_rope(q, m) @ apply_rope(k, n).transpose(-2, -1)).item()
 
     base = score(7, 3)
-    same = [name for name, (m, n) in positions.items() if math.isclose(
-        score(m, n), base, rel_tol=1e-9, abs_tol=1e-12)]
+    same = [
+        name
+        for name, (m, n) in positions.items()
+        if math.isclose(score(m, n), base, rel_tol=1e-9, abs_tol=1e-12)
+    ]
     assert same == ["shifted"], same
     return "shifted"
 

@@ -109,8 +109,10 @@ def test_pyplot_figures_are_closed():
 def test_dropdown_control():
     box = frames(
         draw_colour,
-        {"colour": Choice("c", ["red", "blue"], widget="dropdown"), "size": Choice(
-            "s", [1])},
+        {
+            "colour": Choice("c", ["red", "blue"], widget="dropdown"),
+            "size": Choice("s", [1]),
+        },
         alt="{colour}",
         dpi=20,
     )

@@ -113,8 +113,12 @@ def chinese_book(tmp_path_factory):
 
 
 def code_cells(nb: nbformat.NotebookNode) -> list[str]:
-    skip = {colab.BADGE_TAG, colab.SETUP_TAG, translate.LANGUAGE_TAG,
-            translate.LANGUAGE_CHECK_TAG}
+    skip = {
+        colab.BADGE_TAG,
+        colab.SETUP_TAG,
+        translate.LANGUAGE_TAG,
+        translate.LANGUAGE_CHECK_TAG,
+    }
     return [
         c.source
         for c in nb.cells
@@ -124,7 +128,8 @@ def code_cells(nb: nbformat.NotebookNode) -> list[str]:
 
 def test_the_chinese_notebooks_run_the_english_code(chinese_book):
     english = sorted(
-        p for d in ("chapters", "exercises", "solutions")
+        p
+        for d in ("chapters", "exercises", "solutions")
         for p in (ROOT / d).glob("*.ipynb")
     )
     assert len(english) >= 39
@@ -239,7 +244,8 @@ def test_the_pages_workflow_publishes_the_chinese_notebooks_for_colab():
 
     workflow = yaml.safe_load((ROOT / ".github/workflows/book.yml").read_text("utf-8"))
     upload = next(
-        s for s in workflow["jobs"]["build"]["steps"]
+        s
+        for s in workflow["jobs"]["build"]["steps"]
         if s.get("uses", "").startswith("actions/upload-artifact")
     )
     push = workflow["jobs"]["colab"]["steps"][-1]["run"]

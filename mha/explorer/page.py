@@ -126,8 +126,9 @@ def explorer_data(labels: Mapping[str, str] | None = None) -> dict[str, Any]:
         "b_k": _numbers(weights["b_k"]),
         "vectors": {w: _numbers(token_vector(w)) for w in words},
         "positions": _numbers(positional_encoding(PADDED_LENGTH)),
-        "viridis": ["#" + "".join(f"{round(255 * c):02x}" for c in rgb)
-                    for rgb in viridis],
+        "viridis": [
+            "#" + "".join(f"{round(255 * c):02x}" for c in rgb) for rgb in viridis
+        ],
         "labels": {k: tr(v) for k, v in {**LABELS, **(labels or {})}.items()},
     }
 
@@ -188,16 +189,26 @@ class PageExplorer:
         )
         masks = "".join(
             f'<label><input type="radio" name="mask" value="{m}"'
-            f'{" checked" if m == view.mask else ""}> '
+            f"{' checked' if m == view.mask else ''}> "
             f"{html.escape(labels['mask_' + m])}</label>"
             for m in MASKS
         )
         longest = min(MAX_TOKENS, len(tokenize(view.sentence)))
         controls = [
-            _slider("num_heads", labels["num_heads"], len(HEAD_COUNTS),
-                    HEAD_COUNTS.index(view.num_heads), uid),
-            _slider("temperature", labels["temperature"], len(TEMPERATURES),
-                    TEMPERATURES.index(view.temperature), uid),
+            _slider(
+                "num_heads",
+                labels["num_heads"],
+                len(HEAD_COUNTS),
+                HEAD_COUNTS.index(view.num_heads),
+                uid,
+            ),
+            _slider(
+                "temperature",
+                labels["temperature"],
+                len(TEMPERATURES),
+                TEMPERATURES.index(view.temperature),
+                uid,
+            ),
             f'<label for="{uid}-sentence">{html.escape(labels["sentence"])}</label> '
             f'<select id="{uid}-sentence" name="sentence">{options}</select>',
             f'<label for="{uid}-seq_len">{html.escape(labels["seq_len"])}</label> '
@@ -209,8 +220,10 @@ class PageExplorer:
         ]
         data = json.dumps(self.data, separators=(",", ":"), ensure_ascii=False)
         data = data.replace("</", "<\\/")  # never close the <script> early
-        script = resources.files(__package__).joinpath("explorer.js").read_text(
-            encoding="utf-8"
+        script = (
+            resources.files(__package__)
+            .joinpath("explorer.js")
+            .read_text(encoding="utf-8")
         )
         return (
             f'<div class="mha-explorer" id="{uid}"><style>{_STYLE}</style>'
