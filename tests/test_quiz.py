@@ -253,7 +253,7 @@ def test_the_quiz_controls_have_names_and_take_the_keyboard(quiz_page):
     assert all(n.split(":", 1)[1].strip() for n in names), names
 
 
-def test_the_built_package_carries_every_quiz_file(tmp_path):
+def test_the_built_package_carries_every_quiz_and_translation_file(tmp_path):
     """Colab installs only the package, from a wheel: the questions must be in it."""
     import shutil
     import subprocess
@@ -285,9 +285,13 @@ def test_the_built_package_carries_every_quiz_file(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     wanted = {
         p.relative_to(ROOT).as_posix()
-        for p in (ROOT / "mha" / "quizzes").rglob("*.json")
+        for p in [
+            *(ROOT / "mha" / "quizzes").rglob("*.json"),
+            *(ROOT / "mha" / "locale").glob("*.json"),
+        ]
     }
-    assert len(wanted) == len(CHAPTERS) + 1  # and ui.json
+    # every chapter and ui.json, in English and Chinese, and the Chinese control texts
+    assert len(wanted) == 2 * (len(CHAPTERS) + 1) + 1
     assert wanted <= names, sorted(wanted - names)
 
 
