@@ -4,6 +4,8 @@ an untouched stub is 'not attempted')."""
 
 from __future__ import annotations
 
+import pytest
+
 
 def stub(*args, **kwargs):
     raise NotImplementedError("Write your code here, then run the check.")
@@ -43,3 +45,30 @@ def assert_not_attempted(capsys, checker) -> None:
     ok, report = verdict(capsys, checker, stub)
     assert ok is False
     assert "not attempted yet" in report
+
+
+def standard_tests(cases):
+    """The three tests every checker module runs over its ``CASES`` (checker,
+    reference, wrong answer, hint): each wrong answer is rejected with its hint,
+    each reference is accepted, an untouched stub is 'not attempted'. A module
+    binds them to module-level names so that pytest collects them."""
+
+    @pytest.mark.parametrize("checker, reference, wrong, hint", cases, ids=name_of)
+    def test_wrong_answer_is_rejected_with_its_hint(
+        capsys, checker, reference, wrong, hint
+    ):
+        assert_rejected(capsys, checker, wrong, hint)
+
+    @pytest.mark.parametrize("checker, reference", checkers_of(cases), ids=name_of)
+    def test_reference_is_accepted(capsys, checker, reference):
+        assert_accepted(capsys, checker, reference)
+
+    @pytest.mark.parametrize("checker, reference", checkers_of(cases), ids=name_of)
+    def test_stub_is_not_attempted(capsys, checker, reference):
+        assert_not_attempted(capsys, checker)
+
+    return (
+        test_wrong_answer_is_rejected_with_its_hint,
+        test_reference_is_accepted,
+        test_stub_is_not_attempted,
+    )

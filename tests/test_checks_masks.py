@@ -6,14 +6,9 @@ from __future__ import annotations
 
 import math
 
-import pytest
 import torch
 from checking import (
-    assert_accepted,
-    assert_not_attempted,
-    assert_rejected,
-    checkers_of,
-    name_of,
+    standard_tests,
     verdict,
 )
 
@@ -74,21 +69,11 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("checker, reference, wrong, hint", CASES, ids=name_of)
-def test_wrong_answer_is_rejected_with_its_hint(
-    capsys, checker, reference, wrong, hint
-):
-    assert_rejected(capsys, checker, wrong, hint)
-
-
-@pytest.mark.parametrize("checker, reference", checkers_of(CASES), ids=name_of)
-def test_reference_is_accepted(capsys, checker, reference):
-    assert_accepted(capsys, checker, reference)
-
-
-@pytest.mark.parametrize("checker, reference", checkers_of(CASES), ids=name_of)
-def test_stub_is_not_attempted(capsys, checker, reference):
-    assert_not_attempted(capsys, checker)
+(
+    test_wrong_answer_is_rejected_with_its_hint,
+    test_reference_is_accepted,
+    test_stub_is_not_attempted,
+) = standard_tests(CASES)
 
 
 def test_causal_mask_without_s_is_checked_on_square_masks_only(capsys):
