@@ -24,7 +24,7 @@ import json
 from functools import cache
 from importlib import resources
 
-__all__ = ["LANGUAGES", "language", "missing", "set_language", "tr"]
+__all__ = ["LANGUAGES", "known", "language", "missing", "set_language", "tr"]
 
 LANGUAGES = ("en", "zh")
 _state = {"language": "en"}
@@ -69,6 +69,15 @@ def tr(text: str) -> str:
         _missing[text] = None
         return text
     return translated
+
+
+def known(text: str) -> str:
+    """``text`` in the current language if the catalogue has it, else ``text`` as
+    it is, unrecorded: for words the code computes (a value glued into the prose,
+    such as ``"none"``), which may also be names that stay English."""
+    if _state["language"] == "en":
+        return text
+    return _catalogue(_state["language"]).get(text, text)
 
 
 def missing() -> list[str]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .i18n import known
+
 __all__ = ["glue"]
 
 
@@ -16,6 +18,9 @@ def glue(name: str, value: Any, display: bool = False) -> None:
     to glue into: the value is shown when ``display`` is true and ignored otherwise,
     so the same notebook runs everywhere.
 
+    A string value is shown in the page's language when ``mha/locale`` has it
+    (``"none"`` reads 无 in the Chinese edition); other strings stay as they are.
+
     Pass plain Python numbers (``tensor.item()``, ``float(x)``), not tensors: the
     glued text is the value's ``repr``, and a format spec such as ``:.2f`` only
     applies to a number.
@@ -25,6 +30,8 @@ def glue(name: str, value: Any, display: bool = False) -> None:
         value: Any object; its display representation is what gets stored.
         display: Also show the value in the cell's output.
     """
+    if isinstance(value, str):
+        value = known(value)
     try:
         from myst_nb import glue as myst_glue
     except ImportError:

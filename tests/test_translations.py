@@ -252,3 +252,27 @@ def test_the_pages_workflow_publishes_the_chinese_notebooks_for_colab():
     for folder in ("chapters", "exercises", "solutions"):
         assert f"_build/publish/zh/{folder}/*.ipynb" in upload["with"]["path"]
         assert f"zh/{folder}" in push
+
+
+def test_a_glued_word_reads_in_the_page_language(monkeypatch):
+    """Words the code glues into the prose are translated when the catalogue has
+    them; other strings (names, labels) stay as they are and are not reported."""
+    from mha import notebook
+
+    shown = {}
+    monkeypatch.setitem(
+        __import__("sys").modules,
+        "myst_nb",
+        type(
+            "M", (), {"glue": staticmethod(lambda n, v, display: shown.update({n: v}))}
+        ),
+    )
+    try:
+        i18n.set_language("zh")
+        notebook.glue("a", "none")
+        notebook.glue("b", "L0 H1 (previous-token, 0.62)")
+        notebook.glue("c", 0.5)
+        assert shown == {"a": "无", "b": "L0 H1 (previous-token, 0.62)", "c": 0.5}
+        assert not i18n.missing()
+    finally:
+        i18n.set_language("en")
