@@ -207,14 +207,17 @@
         });
       });
     });
-    var heads = "h = " + h + (h === 1 ? " head" : " heads");
     text(
       g,
       W / 2,
       20,
-      heads + " of d_k = " + result.head_dim + " (E = " + data.d_model + ") · τ = " +
-        fmt(result.view.temperature) + " · mask: " + result.view.mask + " · T = " +
-        T + " tokens",
+      (h === 1 ? labels.title_one : labels.title)
+        .replace("{h}", h)
+        .replace("{d_k}", result.head_dim)
+        .replace("{E}", data.d_model)
+        .replace("{tau}", fmt(result.view.temperature))
+        .replace("{mask}", labels["mask_" + result.view.mask])
+        .replace("{T}", T),
       { "text-anchor": "middle", "font-size": 15 }
     );
     var longest = Math.max.apply(null, result.tokens.map(function (tok) {
@@ -237,7 +240,7 @@
       var c = i % cols;
       var x0 = left + c * (T * cell + gap);
       var y0 = top + r * (T * cell + keyRoom + titleRoom);
-      text(g, x0 + (T * cell) / 2, y0 - 4, "head " + i, {
+      text(g, x0 + (T * cell) / 2, y0 - 4, labels.head_title.replace("{i}", i), {
         "text-anchor": "middle",
         "font-size": 12,
       });
@@ -382,7 +385,7 @@
       .replace("{sentence}", data.sentences[result.view.sentence])
       .replace("{T}", result.tokens.length)
       .replace("{tau}", fmt(result.view.temperature))
-      .replace("{mask}", result.view.mask)
+      .replace("{mask}", labels["mask_" + result.view.mask])
       .replace("{entropy}", fmt(mean))
       .replace("{ceiling}", fmt(result.max_entropy));
   }

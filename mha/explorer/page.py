@@ -60,6 +60,15 @@ LABELS: dict[str, str] = {
     "mask_none": "none",
     "mask_causal": "causal",
     "mask_padding": "padding",
+    "title": (
+        "h = {h} heads of d_k = {d_k} (E = {E}) · τ = {tau} · mask: {mask} · "
+        "T = {T} tokens"
+    ),
+    "title_one": (
+        "h = 1 head of d_k = {d_k} (E = {E}) · τ = {tau} · mask: {mask} · "
+        "T = {T} tokens"
+    ),
+    "head_title": "head {i}",
     "query_axis": "query (T = {T}) of each head",
     "key_axis": "key (S = {S}) of each head",
     "more_heads": (
@@ -87,7 +96,7 @@ _STYLE = """
 .mha-explorer fieldset { border: none; margin: 0; padding: 0; display: flex;
   gap: 0.8em; align-items: center; }
 .mha-explorer fieldset label { display: inline-flex; align-items: center;
-  gap: 0.25em; margin: 0; }
+  gap: 0.25em; margin: 0; white-space: nowrap; }
 .mha-explorer input[type=radio] { margin: 0; }
 .mha-explorer legend { float: left; margin-right: 0.4em; padding: 0; }
 .mha-explorer output { display: inline-block; min-width: 2.5em; font-weight: bold; }

@@ -174,8 +174,11 @@ _SCRIPT = """
   function say(item, right, text) {
     var fb = item.querySelector(".mha-quiz-feedback");
     fb.dataset.state = right ? "right" : "wrong";
-    fb.innerHTML = '<span class="mha-quiz-verdict">' +
-      (right ? ui.right : ui.wrong) + "</span> " + text;
+    var verdict = right ? ui.right : ui.wrong;
+    // No space after a full-width stop (Chinese): one after a Latin one.
+    var gap = /[\u3000-\u303f\uff00-\uffef]$/.test(verdict) ? "" : " ";
+    fb.innerHTML = '<span class="mha-quiz-verdict">' + verdict + "</span>" + gap +
+      text;
   }
   function parse(text) {
     var t = text.trim().replace(/[\\s,_]/g, "").replace(/\\u2212/g, "-");
