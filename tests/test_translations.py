@@ -168,6 +168,9 @@ def test_the_chinese_book_has_chinese_settings_and_every_part(chinese_book):
     assert config["sphinx"]["config"]["language"] == "zh_CN"
     assert config["repository"]["path_to_book"] == "zh"
     assert config["sphinx"]["config"]["mha_other_edition"]["root"] == "../"
+    # built for a fork, its launch and repository buttons name the fork
+    assert config["repository"]["url"] == "https://github.com/someone/their-fork"
+    assert config["repository"]["branch"] == "colab"
     toc = yaml.safe_load((chinese_book / "_toc.yml").read_text("utf-8"))
     captions = [part["caption"] for part in toc["parts"]]
     assert all(re.search("[\u4e00-\u9fff]", c) for c in captions), captions
