@@ -113,8 +113,9 @@ def operate(page, control) -> str:
 
 
 def has_controls(page: str) -> bool:
-    """Whether the page's notebook shows controls: static frames or the explorer."""
-    source = ROOT / f"{page}.ipynb"
+    """Whether the page's notebook shows controls: static frames or the explorer
+    (a Chinese page has its English twin's code)."""
+    source = ROOT / f"{page.removeprefix('zh/')}.ipynb"
     if not source.exists():
         return False
     text = source.read_text(encoding="utf-8")
