@@ -95,20 +95,34 @@ def sources(root: Path = ROOT) -> list[Path]:
     return found
 
 
+def track_fence(fences: list[str], line: str) -> bool:
+    """Update ``fences``, the open code and directive fences (innermost last), for
+    one line; return whether the line is a fence. A bare marker equal to the
+    innermost one closes it; any other fence line opens a block (MyST directives
+    nest with longer fences)."""
+    fence = FENCE.match(line.lstrip())
+    if not fence:
+        return False
+    if fences and line.strip() == fences[-1]:
+        fences.pop()
+    elif line.strip() != fence.group(1) or not fences:
+        fences.append(fence.group(1))
+    return True
+
+
 def sections(text: str) -> list[str]:
     """A markdown page cut before each heading that is not inside a fence (code
     blocks and MyST directives, which may nest with longer fences)."""
     parts: list[list[str]] = [[]]
     fences: list[str] = []  # the open fences, innermost last
     for line in text.splitlines(keepends=True):
-        fence = FENCE.match(line.lstrip())
-        if fence:
-            marker = re.match(r"^(`{3,}|~{3,}|:{3,})", line.lstrip()).group(1)
-            if fences and line.strip() == fences[-1]:
-                fences.pop()  # the closing fence of the innermost block
-            elif line.strip() != marker or not fences:
-                fences.append(marker)
-        elif HEADING.match(line) and not fences and "".join(parts[-1]).strip():
+        is_fence = track_fence(fences, line)
+        if (
+            not is_fence
+            and HEADING.match(line)
+            and not fences
+            and "".join(parts[-1]).strip()
+        ):
             parts.append([])
         parts[-1].append(line)
     return ["".join(p) for p in parts if "".join(p).strip()]
@@ -121,12 +135,7 @@ def join_chinese_lines(text: str) -> str:
     lines, fences = text.split("\n"), []
     out: list[str] = []
     for i, line in enumerate(lines):
-        fence = FENCE.match(line.lstrip())
-        if fence:
-            if fences and line.strip() == fences[-1]:
-                fences.pop()
-            elif line.strip() != fence.group(1) or not fences:
-                fences.append(fence.group(1))
+        fence = track_fence(fences, line)
         joinable = (
             i > 0
             and not fences
