@@ -71,8 +71,18 @@ def on_doctree_resolved(app, doctree: nodes.document, docname: str) -> None:
         )
 
 
-def label_summaries(html: str, template: str = "Sections of {}") -> str:
+# What a screen reader says for a sidebar toggle, per edition: (with title, without).
+SUMMARY_LABELS = {"en": ("Sections of {}", "Sections"), "zh": ("“{}”的小节", "小节")}
+
+
+def summary_labels(language: str | None) -> tuple[str, str]:
+    """The toggle labels for a Sphinx `language` (zh_CN -> zh); English otherwise."""
+    return SUMMARY_LABELS.get((language or "en").split("_")[0], SUMMARY_LABELS["en"])
+
+
+def label_summaries(html: str, labels: tuple[str, str] = SUMMARY_LABELS["en"]) -> str:
     """Name every <summary> that shows no text, after the link of its list item."""
+    template, untitled = labels
     soup = BeautifulSoup(html, "html.parser")
     changed = False
     for summary in soup.find_all("summary"):
@@ -82,7 +92,7 @@ def label_summaries(html: str, template: str = "Sections of {}") -> str:
         link = item.find("a", recursive=False) if item else None
         title = link.get_text(" ", strip=True) if link else ""
         hidden = soup.new_tag("span", attrs={"class": "visually-hidden"})
-        hidden.string = template.format(title) if title else "Sections"
+        hidden.string = template.format(title) if title else untitled
         summary.append(hidden)
         changed = True
     return str(soup) if changed else html
@@ -105,8 +115,10 @@ def on_page_context(app, pagename: str, templatename: str, context: dict, doctre
     if original is None or getattr(original, "labels_summaries", False):
         return
 
+    labels = summary_labels(app.config.language)
+
     def generate_toctree_html(*args: Any, **kwargs: Any) -> str:
-        return label_summaries(str(original(*args, **kwargs)))
+        return label_summaries(str(original(*args, **kwargs)), labels)
 
     generate_toctree_html.labels_summaries = True
     context["generate_toctree_html"] = generate_toctree_html

@@ -484,6 +484,10 @@ def test_a_nameless_sidebar_toggle_is_named_after_its_part():
     assert '<span class="visually-hidden">Sections of Seeing the heads</span>' in out
     assert "<summary>Has text</summary>" in out
     assert accessibility.label_summaries("<p>no toggles</p>") == "<p>no toggles</p>"
+    zh = accessibility.label_summaries(html, accessibility.summary_labels("zh_CN"))
+    assert '<span class="visually-hidden">“Seeing the heads”的小节</span>' in zh
+    assert accessibility.summary_labels(None) == accessibility.summary_labels("fr")
+    assert accessibility.summary_labels("en")[0] == "Sections of {}"
 
 
 def test_the_body_fixes_name_toggles_by_their_text_and_use_list_items():
