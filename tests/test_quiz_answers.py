@@ -77,7 +77,7 @@ def _():
     return "columns"
 
 
-@check("01_soft_lookup", "unscaled-std")
+@check("04_score", "unscaled-std")
 def _():
     d_k = 64
     q = torch.randn(200_000, d_k, generator=gen(1))
