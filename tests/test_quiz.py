@@ -42,6 +42,15 @@ def test_every_wrong_answer_has_its_own_feedback():
             assert len(set(feedback)) == len(feedback), f"{chapter}/{q.id}"
 
 
+def test_no_quiz_text_uses_markdown_emphasis_which_would_show_as_asterisks():
+    # Quiz text is not markdown: `code` and a few tags are all render_text knows.
+    emphasis = re.compile(r"(?<![*\w])\*[^*\s][^*]*\*(?!\*)")
+    for path in sorted((ROOT / "mha" / "quizzes").glob("*/*.json")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            text = re.sub(r"`[^`]*`", "", line)  # code may hold a * 2
+            assert not emphasis.search(text), f"{path.name}: use <em>: {line.strip()}"
+
+
 def test_each_chapter_notebook_shows_its_quiz_before_the_exercises_link():
     for path in notebooks("chapters"):
         cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
